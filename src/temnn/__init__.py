@@ -1,0 +1,35 @@
+"""temnn: neural-network assisted high-resolution TEM.
+
+Simulate training data (structures → exit waves → images + labels), train networks,
+and analyse simulated and experimental images. The stable public names are listed
+in ``__all__``; they are imported lazily so that ``import temnn`` and the
+``temnn`` command start quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "TemnnError": "temnn.errors",
+    "Parameters": "temnn.parameters",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'temnn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

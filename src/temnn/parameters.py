@@ -1,0 +1,427 @@
+"""The parameters file: microscope ranges, label and image settings (thesis table 3.2).
+
+A parameters file is a JSON object. Every microscope parameter is a ``[low, high]``
+range from which each image draws its own value: uniformly, except the dose,
+which is drawn log-uniformly from ``log_dose``. :class:`Parameters` validates a
+file completely and reports every problem at once, naming the field and the
+expected form.
+
+Thesis-style files (listing A.1 of the thesis, with keys ``mtf_c1``, ``mtf_c2``,
+``mtf_c3``) are read through :data:`THESIS_KEY_MAP`. Following thesis table 3.2,
+``c1 ≡ C`` (the MTF floor), ``c2 ≡ c0`` and ``c3 ≡ c3``.
+
+Examples
+--------
+>>> from temnn import Parameters
+>>> p = Parameters(label="Disk", image_size=(128, 128), sampling=(0.10, 0.11))
+>>> p.input_channels
+1
+>>> Parameters.from_dict(p.to_dict()) == p
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ._io import read_json, write_json
+from .errors import TemnnError
+
+__all__ = ["Parameters", "THESIS_KEY_MAP", "LABELS", "ABERRATIONS"]
+
+Range = tuple[float, float]
+
+LABELS = ("Mask", "Disk", "Gaussian", "Exitwave")
+"""Label types: which task a network learns (DESIGN.md, 'Labels and tasks')."""
+
+ABERRATIONS = ("C12", "C21", "C23", "C30", "C32", "C34", "C45")
+"""Polar aberrations (Krivanek notation) other than defocus C10 = -defocus."""
+
+THESIS_KEY_MAP = {"mtf_c1": "mtf_floor", "mtf_c2": "mtf_c0", "mtf_c3": "mtf_c3"}
+"""Thesis listing A.1 key → temnn key (thesis table 3.2: c1 ≡ C, c2 ≡ c0, c3 ≡ c3)."""
+
+_TWO_PI = 2 * math.pi
+
+
+def _rng(lo: float, hi: float) -> Range:
+    return (float(lo), float(hi))
+
+
+# Units and meaning of each field, used in docs and in error messages.
+_UNITS: dict[str, str] = {
+    "label": f"one of {', '.join(LABELS)}",
+    "image_epochs": "a positive integer (images per exit wave in training sets)",
+    "image_size": "a (rows, columns) pair of positive integers in pixels",
+    "noise": '"poisson" or null',
+    "num_classes": "a positive integer (output channels, background included)",
+    "null_class": "true or false",
+    "spotsize": "a positive number in Å",
+    "sampling": "a (low, high) pair in Å/pixel",
+    "multifocus": "null or (number of images, defocus step in Å, step jitter in Å)",
+    "log_dose": "a (low, high) pair of log10(dose / (e⁻/Å²))",
+    "blur": "a (low, high) pair in Å",
+    "focal_spread": "a (low, high) pair in Å",
+    "angular_spread": "a (low, high) pair in mrad",
+    "aperture": "null or a positive objective-aperture semi-angle in mrad",
+    "defocus": "a (low, high) pair in Å (defocus = -C10)",
+    "mtf": '"parametric" or null',
+    "mtf_c0": "a (low, high) pair, fraction of Nyquist, > 0",
+    "mtf_c3": "a (low, high) pair, positive exponent",
+    "mtf_floor": "a (low, high) pair in [0, 1] (C of the MTF)",
+    "readout": "null or a (low, high) pair in electrons per pixel (N0)",
+    "normalizedistance": "a positive number in Å",
+    "exitwave_filter": "a non-negative number in Å (Gaussian σ on the Exitwave label)",
+    "exitwave_without_support": "true or false",
+    "debug": "a non-negative integer (number of debug PNGs), or true for all",
+    "seed": "a non-negative integer",
+}
+for _a in ABERRATIONS:
+    _UNITS[f"ctf_{_a.lower()}"] = f"a (low, high) pair in Å ({_a})"
+    if _a[2] != "0":
+        _UNITS[f"ctf_phi{_a[1:].lower()}"] = f"a (low, high) pair in radians (angle of {_a})"
+
+_RANGE_FIELDS = {k for k, v in _UNITS.items() if "(low, high) pair" in v and not v.startswith("null")}
+_REQUIRED = ("label", "image_size", "sampling")
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Validated parameters file (thesis table 3.2 and listing A.1).
+
+    Defaults follow publication III, table 1 (MoS2 at 50 keV, Disk labels) except
+    the three required fields ``label``, ``image_size`` and ``sampling``.
+
+    Parameters
+    ----------
+    label
+        ``"Mask"``, ``"Disk"``, ``"Gaussian"`` or ``"Exitwave"``; sets task, loss and output.
+    image_size
+        (rows, columns) of every image [pixels]. The wave is cropped or zero-padded.
+    sampling
+        Range of the image sampling [Å/pixel].
+    image_epochs
+        Images per exit wave in training sets (test sets use 1).
+    noise
+        ``"poisson"`` for shot noise, ``None`` for noise-free images.
+    num_classes
+        Output channels for Mask/Disk/Gaussian, background included when ``null_class``.
+    null_class
+        Add a background channel (1 minus the sum of the others, clipped to [0, 1]).
+    spotsize
+        Disc diameter (Disk) or Gaussian width (Gaussian) at each site [Å].
+    multifocus
+        ``None`` for single images, or ``(n, step, jitter)``: n images whose defocus
+        differs by ``step ± jitter`` [Å], all inside ``defocus``.
+    log_dose
+        Range of log10 of the dose [e⁻/Å²], drawn uniformly (the dose log-uniformly).
+    blur
+        Range of the Gaussian blur σ [Å].
+    focal_spread
+        Range of the focal spread (temporal coherence) [Å].
+    angular_spread
+        Range of the beam convergence semi-angle (spatial coherence) [mrad].
+    aperture
+        Objective aperture semi-angle [mrad], ``None`` for no aperture.
+    defocus
+        Range of the defocus Δf = -C10 [Å].
+    ctf_c12, ctf_c21, ctf_c23, ctf_c30, ctf_c32, ctf_c34, ctf_c45
+        Ranges of the polar aberration magnitudes [Å]; ``ctf_c30`` is Cs.
+    ctf_phi12, ctf_phi21, ctf_phi23, ctf_phi32, ctf_phi34, ctf_phi45
+        Ranges of the aberration angles [rad].
+    mtf
+        ``"parametric"`` for the detector MTF (1-C)/(1+(q/(c0 q_N))^c3)+C, ``None`` for none.
+    mtf_c0, mtf_c3, mtf_floor
+        Ranges of c0 [fraction of Nyquist], c3 [1] and C [1].
+    readout
+        Range of the readout noise N0 [electrons/pixel], ``None`` for none.
+    normalizedistance
+        Width of the local-standardisation Gaussian [Å] (thesis eq. 3.1).
+    exitwave_filter
+        σ of a Gaussian applied to Exitwave labels [Å] (publication I: 0.15 Å).
+    exitwave_without_support
+        Exitwave label from the wave of the object without its support, when stored.
+    debug
+        Number of image + label PNGs to write for inspection (-1 for all).
+    seed
+        Seed of the per-image random draws.
+    """
+
+    label: str
+    image_size: tuple[int, int]
+    sampling: Range
+    image_epochs: int = 10
+    noise: str | None = "poisson"
+    num_classes: int = 4
+    null_class: bool = True
+    spotsize: float = 0.4
+    multifocus: tuple[int, float, float] | None = None
+    log_dose: Range = (2.5, 5.0)
+    blur: Range = (0.05, 0.25)
+    focal_spread: Range = (5.0, 20.0)
+    angular_spread: Range = (0.0, 0.0)
+    aperture: float | None = None
+    defocus: Range = (-150.0, 50.0)
+    ctf_c12: Range = (0.0, 0.0)
+    ctf_c21: Range = (0.0, 0.0)
+    ctf_c23: Range = (0.0, 0.0)
+    ctf_c30: Range = (-15e4, 15e4)
+    ctf_c32: Range = (0.0, 0.0)
+    ctf_c34: Range = (0.0, 0.0)
+    ctf_c45: Range = (0.0, 0.0)
+    ctf_phi12: Range = (0.0, _TWO_PI)
+    ctf_phi21: Range = (0.0, _TWO_PI)
+    ctf_phi23: Range = (0.0, _TWO_PI)
+    ctf_phi32: Range = (0.0, _TWO_PI)
+    ctf_phi34: Range = (0.0, _TWO_PI)
+    ctf_phi45: Range = (0.0, _TWO_PI)
+    mtf: str | None = "parametric"
+    mtf_c0: Range = (0.25, 0.6)
+    mtf_c3: Range = (2.0, 5.0)
+    mtf_floor: Range = (0.0, 0.0)
+    readout: Range | None = (0.005, 0.015)
+    normalizedistance: float = 12.0
+    exitwave_filter: float = 0.0
+    exitwave_without_support: bool = False
+    debug: int = 0
+    seed: int = 0
+    source: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        errors: list[str] = []
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"}
+        clean = {name: _check(name, value, errors) for name, value in values.items()}
+        if not errors:
+            _check_consistency(clean, errors)
+        if errors:
+            raise TemnnError(_format_errors(self.source, errors))
+        for name, value in clean.items():
+            object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def input_channels(self) -> int:
+        """Images per sample: the focal-series length (1 without ``multifocus``)."""
+        return 1 if self.multifocus is None else int(self.multifocus[0])
+
+    @property
+    def output_channels(self) -> int:
+        """Channels of the label and of the network output."""
+        return 2 if self.label == "Exitwave" else self.num_classes
+
+    @property
+    def dose_range(self) -> Range:
+        """Dose range [e⁻/Å²] from ``log_dose``."""
+        return (10.0 ** self.log_dose[0], 10.0 ** self.log_dose[1])
+
+    # --------------------------------------------------------------- conversion
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists); :meth:`from_dict` inverts it."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "source":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> "Parameters":
+        """Build from a mapping, translating thesis keys and rejecting unknown ones.
+
+        Parameters
+        ----------
+        data
+            Parsed parameters file.
+        source
+            Where ``data`` came from, for error messages (a file name).
+        """
+        if not isinstance(data, Mapping):
+            raise TemnnError(_format_errors(source, [f"the file must hold a JSON object, got {type(data).__name__}"]))
+        data = dict(data)
+        errors: list[str] = []
+        if "mtf_c1" in data or "mtf_c2" in data:
+            for thesis_key, key in THESIS_KEY_MAP.items():
+                if thesis_key in data:
+                    value = data.pop(thesis_key)
+                    if key in data and thesis_key != key:
+                        errors.append(f"'{thesis_key}' (thesis name of '{key}') and '{key}' are both given")
+                    data[key] = value
+        known = {f.name for f in dataclasses.fields(cls)} - {"source"}
+        for key in sorted(set(data) - known):
+            hint = _close_match(key, known)
+            errors.append(f"unknown field '{key}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+        for key in _REQUIRED:
+            if key not in data:
+                errors.append(f"'{key}' is missing: expected {_UNITS[key]}")
+        if errors:
+            raise TemnnError(_format_errors(source, errors))
+        return cls(**data, source=source)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Parameters":
+        """Read and validate a parameters JSON file (temnn or thesis keys)."""
+        return cls.from_dict(read_json(path), source=str(path))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the parameters as JSON (atomically)."""
+        write_json(Path(path), self.to_dict())
+
+    def replace(self, **changes: Any) -> "Parameters":
+        """Copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------- checks
+def _check(name: str, value: Any, errors: list[str]) -> Any:
+    expected = _UNITS[name]
+
+    def bad() -> None:
+        errors.append(f"'{name}' must be {expected}, got {value!r}")
+
+    if name == "label":
+        if isinstance(value, str):
+            for lab in LABELS:
+                if value.lower() == lab.lower():
+                    return lab
+        bad()
+        return value
+    if name in ("noise", "mtf"):
+        allowed = "poisson" if name == "noise" else "parametric"
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        if isinstance(value, str) and value.lower() == allowed:
+            return allowed
+        bad()
+        return value
+    if name in ("null_class", "exitwave_without_support"):
+        if isinstance(value, bool):
+            return value
+        bad()
+        return value
+    if name in ("image_epochs", "num_classes"):
+        if _is_int(value) and value >= 1:
+            return int(value)
+        bad()
+        return value
+    if name in ("seed",):
+        if _is_int(value) and value >= 0:
+            return int(value)
+        bad()
+        return value
+    if name == "debug":
+        if value is True:
+            return -1
+        if value is None or value is False:
+            return 0
+        if _is_int(value) and value >= -1:
+            return int(value)
+        bad()
+        return value
+    if name == "image_size":
+        if _is_pair(value) and all(_is_int(v) and v > 0 for v in value):
+            return (int(value[0]), int(value[1]))
+        bad()
+        return value
+    if name in ("spotsize", "normalizedistance"):
+        if _is_number(value) and value > 0:
+            return float(value)
+        bad()
+        return value
+    if name == "exitwave_filter":
+        if _is_number(value) and value >= 0:
+            return float(value)
+        bad()
+        return value
+    if name == "aperture":
+        if value is None:
+            return None
+        if _is_number(value) and value > 0:
+            return float(value)
+        bad()
+        return value
+    if name == "multifocus":
+        if value is None:
+            return None
+        if (
+            isinstance(value, (list, tuple))
+            and len(value) == 3
+            and _is_int(value[0])
+            and value[0] >= 1
+            and _is_number(value[1])
+            and _is_number(value[2])
+            and value[2] >= 0
+        ):
+            return (int(value[0]), float(value[1]), float(value[2]))
+        bad()
+        return value
+    if name == "readout" and value is None:
+        return None
+    # All remaining fields are (low, high) ranges.
+    if not (_is_pair(value) and all(_is_number(v) for v in value)):
+        bad()
+        return value
+    lo, hi = float(value[0]), float(value[1])
+    if lo > hi:
+        errors.append(f"'{name}' is a reversed range [{lo:g}, {hi:g}]: the low value comes first")
+        return value
+    if name in ("sampling", "mtf_c0", "mtf_c3") and lo <= 0:
+        errors.append(f"'{name}' must be {expected}; values must be > 0, got [{lo:g}, {hi:g}]")
+    if name in ("blur", "focal_spread", "angular_spread", "readout") and lo < 0:
+        errors.append(f"'{name}' must be {expected}; values must be ≥ 0, got [{lo:g}, {hi:g}]")
+    if name == "mtf_floor" and not (0 <= lo and hi <= 1):
+        errors.append(f"'{name}' must be {expected}, got [{lo:g}, {hi:g}]")
+    if name.startswith("ctf_c") and lo < 0 and name != "ctf_c30":
+        errors.append(f"'{name}' must be {expected}; magnitudes are ≥ 0 (the angle sets the direction)")
+    return _rng(lo, hi)
+
+
+def _check_consistency(p: dict[str, Any], errors: list[str]) -> None:
+    if p["label"] == "Exitwave" and p["num_classes"] != 2:
+        # The Exitwave label always has two channels (real, imaginary).
+        p["num_classes"] = 2
+    if p["label"] == "Mask" and p["num_classes"] not in (1, 2):
+        errors.append(f"'num_classes' must be 1 (or 2 with null_class) for a Mask label, got {p['num_classes']}")
+    if p["label"] == "Mask" and p["num_classes"] == 2 and not p["null_class"]:
+        errors.append("'num_classes' = 2 for a Mask label needs 'null_class': true (particle + background)")
+    if p["label"] in ("Disk", "Gaussian") and p["null_class"] and p["num_classes"] < 2:
+        errors.append("'num_classes' must be ≥ 2 with 'null_class': true (classes + background)")
+    if p["multifocus"] is not None:
+        n, step, jitter = p["multifocus"]
+        span = (n - 1) * (abs(step) + jitter)
+        width = p["defocus"][1] - p["defocus"][0]
+        if span > width:
+            errors.append(
+                f"'multifocus' {list(p['multifocus'])} spans up to {span:g} Å of defocus, "
+                f"more than the 'defocus' range [{p['defocus'][0]:g}, {p['defocus'][1]:g}] allows ({width:g} Å)"
+            )
+
+
+def _format_errors(source: str | None, errors: list[str]) -> str:
+    where = source or "parameters"
+    if len(errors) == 1:
+        return f"{where}: {errors[0]}"
+    return f"{where}: {len(errors)} problems:\n" + "\n".join(f"  - {e}" for e in errors)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_pair(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 2
+
+
+def _close_match(key: str, known: set[str]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+    return match[0] if match else None
