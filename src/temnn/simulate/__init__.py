@@ -1,0 +1,1 @@
+"""Simulation stage: exit waves (multislice), optics, detector, images and labels."""
