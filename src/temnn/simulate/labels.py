@@ -1,0 +1,394 @@
+"""Training labels on the pixel grid of an image (thesis section 3.2, DESIGN.md 'Labels and tasks').
+
+Every label is a float32 array ``(K, nx, ny)`` on the same :class:`~temnn.simulate.geometry.ImageGeometry`
+as the image it belongs to, so label pixel ``(ix, iy)`` lies at the same position
+``origin + (ix, iy)·sampling`` [Å] as image pixel ``(ix, iy)``.
+
+- **Mask**: the convex hull of the object's column sites (1 channel, or 2 with the
+  background channel ``1 - mask``).
+- **Disk**: one channel per site class with a disc of diameter ``spotsize`` [Å] at each
+  site, plus a background channel ``1 - clip(sum of the others, 0, 1)`` with ``null_class``.
+- **Gaussian**: like Disk, with a Gaussian of full width at half maximum ``spotsize`` [Å]
+  and peak 1 at each site; overlapping Gaussians of one class add and are clipped to 1.
+- **Exitwave**: the real and imaginary part of the exit wave resampled to the image grid,
+  optionally smoothed by a Gaussian of σ = ``exitwave_filter`` [Å] (publication I used
+  15 pm to drop the fine ring structure around the nuclei).
+
+The background channel, when present, is always the last channel.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.ndimage
+import scipy.spatial
+import skimage.draw
+
+from ..errors import TemnnError
+from ..parameters import Parameters
+from .geometry import ImageGeometry
+
+__all__ = [
+    "mask_label",
+    "disk_label",
+    "gaussian_label",
+    "exitwave_label",
+    "make_label",
+    "site_channels",
+    "check_label_classes",
+    "resolve_mask_classes",
+    "fourier_gaussian_filter",
+    "FWHM_PER_SIGMA",
+]
+
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+"""Full width at half maximum of a Gaussian in units of its σ (≈ 2.3548)."""
+
+MASK_CLASS_NAME = "particle"
+"""Class name that outlines the object for a Mask label when the sites file names no mask classes."""
+
+
+# ----------------------------------------------------------------------------- classes
+def site_channels(parameters: Parameters) -> int:
+    """Number of per-class channels of a Disk or Gaussian label (``num_classes`` minus the background).
+
+    Parameters
+    ----------
+    parameters : temnn.Parameters
+        The parameters file.
+
+    Returns
+    -------
+    int
+        ``num_classes - 1`` with ``null_class``, else ``num_classes``.
+    """
+    return parameters.num_classes - int(parameters.null_class)
+
+
+def check_label_classes(parameters: Parameters, class_names: Sequence[str], *, source: str = "sites") -> None:
+    """Check that a site-based label fits the classes stored with the sites.
+
+    Parameters
+    ----------
+    parameters : temnn.Parameters
+        The parameters file (``label``, ``num_classes``, ``null_class``).
+    class_names : sequence of str
+        Names of the site classes stored by the structures stage.
+    source : str
+        Where the class names came from, for the error message (a file name).
+
+    Raises
+    ------
+    TemnnError
+        A Disk or Gaussian label over sites without classes, or ``num_classes`` not equal to the
+        number of stored classes plus the background channel.
+    """
+    if parameters.label not in ("Disk", "Gaussian"):
+        return
+    where = parameters.source or "parameters"
+    n = len(class_names)
+    if n == 0:
+        raise TemnnError(
+            f"{where}: a '{parameters.label}' label needs classified sites, but {source} stores no site classes; "
+            "regenerate the structures with classes or choose 'label': \"Mask\" or \"Exitwave\""
+        )
+    expected = n + int(parameters.null_class)
+    if parameters.num_classes != expected:
+        background = " + 1 background ('null_class': true)" if parameters.null_class else ""
+        raise TemnnError(
+            f"{where}: 'num_classes' is {parameters.num_classes}, but {source} has {n} site classes "
+            f"{list(class_names)}{background}; set 'num_classes' to {expected}"
+        )
+
+
+def resolve_mask_classes(class_names: Sequence[str], mask_classes: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Classes whose sites outline the object of a Mask label.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+        Names of the site classes.
+    mask_classes : sequence of int, optional
+        Classes stored by the structures stage (``Sample.mask_classes``). When ``None``, the
+        class named ``"particle"`` if there is one, else every class.
+
+    Returns
+    -------
+    tuple of int
+        Class indices.
+    """
+    if mask_classes is not None:
+        return tuple(int(c) for c in mask_classes)
+    if MASK_CLASS_NAME in class_names:
+        return (list(class_names).index(MASK_CLASS_NAME),)
+    return tuple(range(len(class_names)))
+
+
+# ------------------------------------------------------------------------------ labels
+def mask_label(
+    sites: np.ndarray,
+    classes: np.ndarray,
+    geometry: ImageGeometry,
+    parameters: Parameters,
+    *,
+    mask_classes: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Mask label: the convex hull of the object's column sites.
+
+    A pixel is inside when its centre lies inside the hull. Fewer than three
+    non-collinear sites outline no area and give an empty mask.
+
+    Parameters
+    ----------
+    sites : numpy.ndarray, shape (N, 2)
+        Column positions (x, y) [Å] in the cell frame.
+    classes : numpy.ndarray, shape (N,)
+        Class of each site.
+    geometry : ImageGeometry
+        The image's pixel grid.
+    parameters : temnn.Parameters
+        ``num_classes`` 1 (mask) or 2 (mask, background).
+    mask_classes : sequence of int, optional
+        Classes that outline the object; ``None`` takes every site.
+
+    Returns
+    -------
+    numpy.ndarray, shape (num_classes, nx, ny), float32
+        1 inside the hull, 0 outside (and the complement in the background channel).
+    """
+    sites, classes = _as_sites(sites, classes)
+    if mask_classes is not None:
+        sites = sites[np.isin(classes, np.asarray(mask_classes, dtype=np.int64))]
+    mask = np.zeros(geometry.shape, dtype=np.float32)
+    pixels = geometry.positions_to_pixels(sites)
+    if len(pixels) >= 3:
+        try:
+            hull = scipy.spatial.ConvexHull(pixels)
+        except scipy.spatial.QhullError:  # all sites on one line: no area
+            hull = None
+        if hull is not None:
+            mask[skimage.draw.polygon2mask(geometry.shape, pixels[hull.vertices])] = 1.0
+    channels = [mask]
+    if parameters.num_classes == 2:
+        channels.append(1.0 - mask)
+    return np.stack(channels)
+
+
+def disk_label(sites: np.ndarray, classes: np.ndarray, geometry: ImageGeometry, parameters: Parameters) -> np.ndarray:
+    """Disk label: a disc of diameter ``spotsize`` [Å] at each site, one channel per class.
+
+    A pixel belongs to a disc when its centre is within ``spotsize / 2`` of the site,
+    so a disc covers π(spotsize/2)²/sampling² pixels on average over sub-pixel positions.
+
+    Parameters
+    ----------
+    sites : numpy.ndarray, shape (N, 2)
+        Column positions (x, y) [Å] in the cell frame.
+    classes : numpy.ndarray, shape (N,)
+        Class of each site, ``0 <= class < num_classes - null_class``.
+    geometry : ImageGeometry
+        The image's pixel grid.
+    parameters : temnn.Parameters
+        ``spotsize`` [Å], ``num_classes`` and ``null_class``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (num_classes, nx, ny), float32
+        Binary class channels, then the background ``1 - clip(sum, 0, 1)`` with ``null_class``.
+    """
+    sites, classes = _as_sites(sites, classes)
+    n_channels = _check_site_classes(classes, parameters)
+    radius = 0.5 * parameters.spotsize / geometry.sampling  # [pixels]
+    label = np.zeros((n_channels,) + geometry.shape, dtype=np.float32)
+    pixels = geometry.positions_to_pixels(sites)
+    # Candidate pixels: a (2w+1)² window around the nearest pixel of each site (vectorised over sites).
+    w = int(np.ceil(radius + 0.5))
+    offsets = np.arange(-w, w + 1)
+    nearest = np.rint(pixels).astype(np.int64)
+    ix = nearest[:, 0, None, None] + offsets[None, :, None]
+    iy = nearest[:, 1, None, None] + offsets[None, None, :]
+    d2 = (ix - pixels[:, 0, None, None]) ** 2 + (iy - pixels[:, 1, None, None]) ** 2
+    nx, ny = geometry.shape
+    inside = (d2 <= radius**2) & (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+    site, a, b = np.nonzero(inside)
+    label[classes[site], ix[site, a, 0], iy[site, 0, b]] = 1.0
+    return _with_background(label, parameters)
+
+
+def gaussian_label(
+    sites: np.ndarray, classes: np.ndarray, geometry: ImageGeometry, parameters: Parameters
+) -> np.ndarray:
+    """Gaussian label: a Gaussian of peak 1 and FWHM ``spotsize`` [Å] at each site, one channel per class.
+
+    σ = spotsize / (2 √(2 ln 2)). Gaussians of one class add and the sum is clipped to 1.
+
+    Parameters
+    ----------
+    sites : numpy.ndarray, shape (N, 2)
+        Column positions (x, y) [Å] in the cell frame.
+    classes : numpy.ndarray, shape (N,)
+        Class of each site, ``0 <= class < num_classes - null_class``.
+    geometry : ImageGeometry
+        The image's pixel grid.
+    parameters : temnn.Parameters
+        ``spotsize`` (FWHM) [Å], ``num_classes`` and ``null_class``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (num_classes, nx, ny), float32
+        Class channels in [0, 1], then the background ``1 - clip(sum, 0, 1)`` with ``null_class``.
+    """
+    sites, classes = _as_sites(sites, classes)
+    n_channels = _check_site_classes(classes, parameters)
+    sigma = parameters.spotsize / FWHM_PER_SIGMA / geometry.sampling  # [pixels]
+    pixels = geometry.positions_to_pixels(sites)
+    ix = np.arange(geometry.shape[0])
+    iy = np.arange(geometry.shape[1])
+    # A Gaussian is separable: sum_i gx_i(x) gy_i(y) is one matrix product per class, exact and
+    # without truncation, O(nx·ny·N) in BLAS.
+    gx = np.exp(-0.5 * ((ix[None, :] - pixels[:, :1]) / sigma) ** 2)
+    gy = np.exp(-0.5 * ((iy[None, :] - pixels[:, 1:]) / sigma) ** 2)
+    label = np.zeros((n_channels,) + geometry.shape, dtype=np.float32)
+    for c in range(n_channels):
+        of_class = classes == c
+        if of_class.any():
+            label[c] = np.minimum(gx[of_class].T @ gy[of_class], 1.0)
+    return _with_background(label, parameters)
+
+
+def exitwave_label(
+    wave: np.ndarray,
+    wave_sampling: float,
+    geometry: ImageGeometry,
+    parameters: Parameters,
+) -> np.ndarray:
+    """Exitwave label: the exit wave on the image grid, real and imaginary part.
+
+    The wave is first smoothed on its own periodic grid by a Gaussian of σ =
+    ``exitwave_filter`` [Å] (a product in Fourier space, exact for the periodic
+    multislice wave), then resampled band-limited onto the image grid with
+    :func:`temnn.simulate.images.resample`, the same resampling that forms the images.
+
+    Parameters
+    ----------
+    wave : numpy.ndarray, shape (Nx, Ny), complex
+        Exit wave on its native grid (vacuum = 1).
+    wave_sampling : float
+        Sampling of the exit wave [Å/pixel].
+    geometry : ImageGeometry
+        The image's pixel grid.
+    parameters : temnn.Parameters
+        ``exitwave_filter`` σ [Å] (0 for none).
+
+    Returns
+    -------
+    numpy.ndarray, shape (2, nx, ny), float32
+        Real and imaginary part of the wave.
+    """
+    import torch
+
+    from .images import resample
+
+    wave = np.asarray(wave, dtype=np.complex128)
+    if parameters.exitwave_filter > 0:
+        wave = fourier_gaussian_filter(wave, wave_sampling, parameters.exitwave_filter)
+    field = torch.from_numpy(wave.astype(np.complex64))[None]
+    resampled = resample(field, wave_sampling, [geometry])[0].numpy()
+    return np.stack([resampled.real, resampled.imag]).astype(np.float32)
+
+
+def fourier_gaussian_filter(field: np.ndarray, sampling: float, sigma: float) -> np.ndarray:
+    """Convolve a periodic 2D field with a normalised Gaussian of standard deviation ``sigma``.
+
+    Parameters
+    ----------
+    field : numpy.ndarray, shape (Nx, Ny)
+        Real or complex field on a periodic grid.
+    sampling : float
+        Grid sampling [Å/pixel].
+    sigma : float
+        Standard deviation of the Gaussian [Å].
+
+    Returns
+    -------
+    numpy.ndarray, shape (Nx, Ny), complex128
+        The filtered field (same mean as ``field``).
+    """
+    spectrum = np.fft.fft2(field)
+    # scipy's fourier_gaussian multiplies the spectrum by the transform of the Gaussian (σ in pixels).
+    return np.fft.ifft2(scipy.ndimage.fourier_gaussian(spectrum, sigma / sampling))
+
+
+def make_label(
+    parameters: Parameters,
+    geometry: ImageGeometry,
+    *,
+    sites: np.ndarray | None = None,
+    classes: np.ndarray | None = None,
+    mask_classes: Sequence[int] | None = None,
+    wave: np.ndarray | None = None,
+    wave_sampling: float | None = None,
+) -> np.ndarray:
+    """The label that ``parameters.label`` asks for.
+
+    Parameters
+    ----------
+    parameters : temnn.Parameters
+        The parameters file.
+    geometry : ImageGeometry
+        The image's pixel grid.
+    sites, classes : numpy.ndarray, optional
+        Column positions (N, 2) [Å] and classes (N,); needed by Mask, Disk and Gaussian.
+    mask_classes : sequence of int, optional
+        Classes that outline the object (Mask; see :func:`resolve_mask_classes`).
+    wave : numpy.ndarray, optional
+        Exit wave (Nx, Ny) for an Exitwave label (the support-free object wave when
+        ``exitwave_without_support``).
+    wave_sampling : float, optional
+        Sampling of ``wave`` [Å/pixel].
+
+    Returns
+    -------
+    numpy.ndarray, shape (parameters.output_channels, nx, ny), float32
+    """
+    if parameters.label == "Exitwave":
+        if wave is None or wave_sampling is None:
+            raise ValueError("an Exitwave label needs the wave and its sampling")
+        return exitwave_label(wave, wave_sampling, geometry, parameters)
+    if sites is None or classes is None:
+        raise ValueError(f"a {parameters.label} label needs sites and classes")
+    if parameters.label == "Mask":
+        return mask_label(sites, classes, geometry, parameters, mask_classes=mask_classes)
+    if parameters.label == "Disk":
+        return disk_label(sites, classes, geometry, parameters)
+    return gaussian_label(sites, classes, geometry, parameters)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _as_sites(sites: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sites = np.asarray(sites, dtype=np.float64).reshape(-1, 2)
+    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+    if len(sites) != len(classes):
+        raise ValueError(f"{len(sites)} sites but {len(classes)} classes")
+    return sites, classes
+
+
+def _check_site_classes(classes: np.ndarray, parameters: Parameters) -> int:
+    n_channels = site_channels(parameters)
+    if len(classes) and (classes.min() < 0 or classes.max() >= n_channels):
+        where = parameters.source or "parameters"
+        raise TemnnError(
+            f"{where}: sites have classes {sorted(set(classes.tolist()))}, but 'num_classes' = "
+            f"{parameters.num_classes} with 'null_class': {str(parameters.null_class).lower()} "
+            f"leaves {n_channels} class channel(s); set 'num_classes' to {int(classes.max()) + 1 + parameters.null_class}"
+        )
+    return n_channels
+
+
+def _with_background(label: np.ndarray, parameters: Parameters) -> np.ndarray:
+    if not parameters.null_class:
+        return label
+    background = 1.0 - np.clip(label.sum(axis=0), 0.0, 1.0)
+    return np.concatenate([label, background[None].astype(np.float32)])
