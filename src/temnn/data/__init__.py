@@ -1,0 +1,1 @@
+"""Data sets on disk (layout, manifest, resumable generation, parallel runner) and for training."""

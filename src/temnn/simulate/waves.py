@@ -1,0 +1,295 @@
+"""Exit waves: plane-wave multislice through an atomic model with abTEM.
+
+One function, :func:`exit_wave`, turns an :class:`ase.Atoms` into the complex
+exit wave that every later stage (images, labels, exit-wave targets) starts from.
+The settings that decide the physics live in :class:`WaveSettings` and are
+recorded with every data set.
+
+Conventions (those of abTEM, so an :class:`ExitWave` converts to ``abtem.Waves``
+without transposing):
+
+* arrays index ``(x, y)``: ``array[ix, iy]`` is the wave at the position
+  ``(ix * sx, iy * sy)`` [Å] in the frame of the atoms' cell;
+* ``sampling = (sx, sy)`` [Å/pixel] and ``extent = (Lx, Ly)`` [Å];
+* the incident plane wave has amplitude 1, so vacuum has intensity 1.
+
+Speed (DESIGN.md, "Measured traps"): one multislice is FFT bound, and FFT sizes
+with a large prime factor are several times slower (1018 × 992 was 2.8× slower
+than 1024²). The grid is therefore the smallest one at or finer than the asked
+sampling whose sizes factor into 2, 3, 5 and 7; the sampling actually used is
+``extent / gpts`` and is stored with the wave.
+
+Determinism: FFTW chooses its algorithm by timing trial runs under
+``FFTW_MEASURE`` (abTEM's default), so two processes can pick different plans
+that round differently. :func:`exit_wave` plans with ``FFTW_ESTIMATE`` on one
+thread, which makes the result a function of the atoms and settings alone,
+whatever process or machine load computes it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+
+from ..errors import TemnnError
+
+if TYPE_CHECKING:  # abTEM takes ~5 s to import; load it only when a wave is computed
+    import abtem
+    from ase import Atoms
+
+__all__ = ["WaveSettings", "ExitWave", "exit_wave", "fft_friendly_size", "wave_grid"]
+
+PROJECTIONS = ("infinite", "finite")
+PARAMETRIZATIONS = ("kirkland", "lobato")
+_FFT_PRIMES = (2, 3, 5, 7)
+
+
+@dataclass(frozen=True)
+class WaveSettings:
+    """Physics settings of one exit-wave simulation (recorded in the data set's manifest).
+
+    Parameters
+    ----------
+    energy : float
+        Acceleration energy [eV]; 50e3 for 2D flakes, 300e3 for supported particles.
+    sampling : float
+        Largest acceptable lateral sampling [Å/pixel] (thesis publication I: 0.05 Å).
+        The grid actually used is the next FFT-friendly size, so the stored sampling
+        is ``extent / gpts`` ≤ ``sampling``. Ignored when ``gpts`` is given.
+    gpts : tuple of int, optional
+        Explicit grid ``(nx, ny)`` [pixels]; overrides ``sampling``.
+    slice_thickness : float
+        Multislice slice thickness [Å] (publication I: 0.2 Å).
+    projection : {"infinite", "finite"}
+        abTEM's potential projection. "infinite" puts each atom's infinitely projected
+        potential into the slice holding its centre (fast); "finite" integrates the 3D
+        potential between slice boundaries (~10× slower, needed for thick slices only).
+    parametrization : {"kirkland", "lobato"}
+        Radial atomic potential. Kirkland is what the thesis used (abTEM 1.0 defaults
+        to Lobato; the two differ by a fraction of a percent in the projected potential).
+    debye_waller : float, optional
+        Mean-square displacement ⟨u²⟩ along each direction [Å²] (publication I eq. 1;
+        0.0030 Å² for MoS₂ at 300 K). The projected potential of every atom is smeared
+        by a Gaussian of standard deviation σ = √⟨u²⟩ in x and in y, i.e. its
+        scattering factor is multiplied by the Debye-Waller factor exp(−2π²⟨u²⟩k²)
+        (= exp(−B s²) with B = 8π²⟨u²⟩, s = k/2). ``None`` for sharp atoms.
+
+    Notes
+    -----
+    abTEM 1.0 applies a static Gaussian smearing through the ``sigmas`` of its
+    parametrizations, but only in the infinite projection; with
+    ``projection="finite"`` it is silently ignored, so that combination is refused.
+    A frozen-phonon average would model the same blur at ~N times the cost and
+    with sampling noise; the thesis (publication I) used the static smearing.
+    """
+
+    energy: float = 50e3
+    sampling: float = 0.05
+    gpts: tuple[int, int] | None = None
+    slice_thickness: float = 0.2
+    projection: str = "infinite"
+    parametrization: str = "kirkland"
+    debye_waller: float | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not _positive(self.energy):
+            problems.append(f"'energy' must be a positive number in eV (e.g. 50e3), got {self.energy!r}")
+        if not _positive(self.sampling):
+            problems.append(f"'sampling' must be a positive number in Å/pixel (e.g. 0.05), got {self.sampling!r}")
+        if self.gpts is not None:
+            gpts = tuple(self.gpts) if isinstance(self.gpts, (list, tuple)) else (self.gpts,)
+            if len(gpts) != 2 or not all(isinstance(n, (int, np.integer)) and n > 0 for n in gpts):
+                problems.append(f"'gpts' must be null or two positive integers (nx, ny), got {self.gpts!r}")
+            else:
+                object.__setattr__(self, "gpts", (int(gpts[0]), int(gpts[1])))
+        if not _positive(self.slice_thickness):
+            problems.append(
+                f"'slice_thickness' must be a positive number in Å (e.g. 0.2), got {self.slice_thickness!r}"
+            )
+        if self.projection not in PROJECTIONS:
+            problems.append(f"'projection' must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
+        if self.parametrization not in PARAMETRIZATIONS:
+            problems.append(
+                f"'parametrization' must be one of {', '.join(PARAMETRIZATIONS)}, got {self.parametrization!r}"
+            )
+        if self.debye_waller is not None:
+            if not (_positive(self.debye_waller) or self.debye_waller == 0):
+                problems.append(
+                    f"'debye_waller' must be null or a non-negative ⟨u²⟩ in Å² (e.g. 0.003), got {self.debye_waller!r}"
+                )
+            elif self.debye_waller > 0 and self.projection == "finite":
+                problems.append(
+                    "'debye_waller' smearing needs projection 'infinite' "
+                    "(abTEM 1.0 ignores the smearing in the finite projection)"
+                )
+        if problems:
+            raise TemnnError("wave settings: " + "; ".join(problems))
+        for name in ("energy", "sampling", "slice_thickness"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.debye_waller is not None:
+            object.__setattr__(self, "debye_waller", float(self.debye_waller))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dictionary (``gpts`` as a list or None)."""
+        d = asdict(self)
+        d["gpts"] = list(self.gpts) if self.gpts is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WaveSettings:
+        """Settings from :meth:`to_dict` output; unknown keys raise :class:`TemnnError`."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise TemnnError(
+                f"wave settings: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}"
+            )
+        d = dict(d)
+        if d.get("gpts") is not None:
+            d["gpts"] = tuple(d["gpts"])
+        return cls(**d)
+
+
+@dataclass(frozen=True, eq=False)
+class ExitWave:
+    """A complex exit wave on a periodic grid.
+
+    Attributes
+    ----------
+    array : numpy.ndarray
+        complex64 (nx, ny); ``array[ix, iy]`` is the wave at ``(ix·sx, iy·sy)`` [Å].
+    sampling : tuple of float
+        ``(sx, sy)`` [Å/pixel].
+    energy : float
+        Acceleration energy [eV].
+    """
+
+    array: np.ndarray
+    sampling: tuple[float, float]
+    energy: float
+
+    @property
+    def gpts(self) -> tuple[int, int]:
+        """Grid size ``(nx, ny)`` [pixels]."""
+        return (int(self.array.shape[0]), int(self.array.shape[1]))
+
+    @property
+    def extent(self) -> tuple[float, float]:
+        """Periodic extent ``(Lx, Ly)`` [Å]."""
+        return (self.gpts[0] * self.sampling[0], self.gpts[1] * self.sampling[1])
+
+    def to_abtem(self) -> abtem.Waves:
+        """The wave as an :class:`abtem.Waves` (same array, sampling and energy)."""
+        import abtem
+
+        return abtem.Waves(self.array, energy=self.energy, sampling=self.sampling)
+
+
+def fft_friendly_size(n: float) -> int:
+    """Smallest integer ≥ ``n`` whose prime factors are all 2, 3, 5 or 7.
+
+    Parameters
+    ----------
+    n : float
+        Lower bound on the size [pixels].
+
+    Examples
+    --------
+    >>> fft_friendly_size(1018), fft_friendly_size(992), fft_friendly_size(127.2)
+    (1024, 1000, 128)
+    """
+    # scipy.fft.next_fast_len also admits 11 (pocketfft's radices); FFTW, which
+    # abTEM uses, is markedly slower for 11 and 13, hence this short search.
+    size = max(1, math.ceil(n - 1e-9))
+    while True:
+        rest = size
+        for p in _FFT_PRIMES:
+            while rest % p == 0:
+                rest //= p
+        if rest == 1:
+            return size
+        size += 1
+
+
+def wave_grid(extent: tuple[float, float], settings: WaveSettings) -> tuple[int, int]:
+    """Grid ``(nx, ny)`` [pixels] that :func:`exit_wave` uses for a cell of ``extent`` [Å].
+
+    ``settings.gpts`` when given, else the FFT-friendly sizes at or above
+    ``extent / settings.sampling`` (so the sampling used is never coarser than asked).
+    """
+    if settings.gpts is not None:
+        return settings.gpts
+    return (
+        fft_friendly_size(extent[0] / settings.sampling),
+        fft_friendly_size(extent[1] / settings.sampling),
+    )
+
+
+def exit_wave(atoms: Atoms, settings: WaveSettings | None = None) -> ExitWave:
+    """Exit wave of a plane wave after multislice through ``atoms``.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The system. Its cell must be orthogonal with the beam along z; the cell's
+        x and y lengths [Å] are the periodic extent of the wave.
+    settings : WaveSettings, optional
+        Energy, sampling, slicing and potential; the defaults when None.
+
+    Returns
+    -------
+    ExitWave
+        complex64 wave on the grid :func:`wave_grid` picks, with the sampling
+        actually used (``extent / gpts``) [Å/pixel] and the energy [eV].
+
+    Notes
+    -----
+    Equivalent to ``abtem.PlaneWave(energy=...).multislice(abtem.Potential(atoms,
+    gpts=..., slice_thickness=..., projection=..., parametrization=...))`` computed
+    eagerly (no Dask graph: a single wave gains nothing from it), with FFTW planned
+    deterministically on one thread. Parallelism belongs across samples
+    (:func:`temnn.data.runner.run_samples`).
+    """
+    import abtem
+    from abtem.parametrizations import KirklandParametrization, LobatoParametrization
+
+    settings = settings or WaveSettings()
+    extent = _orthogonal_extent(atoms)
+    gpts = wave_grid(extent, settings)
+    parametrization_type = {"kirkland": KirklandParametrization, "lobato": LobatoParametrization}
+    sigma = math.sqrt(settings.debye_waller) if settings.debye_waller else None
+    parametrization = parametrization_type[settings.parametrization](sigmas=sigma)
+    with abtem.config.set(
+        {"fftw.planning_effort": "FFTW_ESTIMATE", "fftw.threads": 1, "precision": "float32", "device": "cpu"}
+    ):
+        potential = abtem.Potential(
+            atoms,
+            gpts=gpts,
+            slice_thickness=settings.slice_thickness,
+            projection=settings.projection,
+            parametrization=parametrization,
+        )
+        waves = abtem.PlaneWave(energy=settings.energy).multislice(potential, lazy=False)
+    array = np.asarray(waves.array, dtype=np.complex64)
+    sampling = (extent[0] / gpts[0], extent[1] / gpts[1])
+    return ExitWave(array=array, sampling=sampling, energy=settings.energy)
+
+
+def _orthogonal_extent(atoms: Atoms) -> tuple[float, float]:
+    cell = np.asarray(atoms.cell, dtype=float)
+    off_diagonal = cell - np.diag(np.diag(cell))
+    if np.any(np.abs(off_diagonal) > 1e-6) or np.any(np.diag(cell) <= 0):
+        raise TemnnError(
+            "atoms: the cell must be orthogonal (a diagonal 3×3 cell in Å, beam along z), "
+            f"got {np.round(cell, 4).tolist()}; build the structure in an orthogonal box "
+            "(e.g. abtem.orthogonalize_cell(atoms))"
+        )
+    return (float(cell[0, 0]), float(cell[1, 1]))
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and value > 0
