@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import scipy.ndimage
 import scipy.spatial
 import skimage.draw
 
@@ -39,7 +38,6 @@ __all__ = [
     "site_channels",
     "check_label_classes",
     "resolve_mask_classes",
-    "fourier_gaussian_filter",
     "FWHM_PER_SIGMA",
 ]
 
@@ -260,22 +258,23 @@ def gaussian_label(
 
 def exitwave_label(
     wave: np.ndarray,
-    wave_sampling: float,
+    wave_sampling: float | tuple[float, float],
     geometry: ImageGeometry,
     parameters: Parameters,
 ) -> np.ndarray:
     """Exitwave label: the exit wave on the image grid, real and imaginary part.
 
-    The wave is first smoothed on its own periodic grid by a Gaussian of σ =
-    ``exitwave_filter`` [Å] (a product in Fourier space, exact for the periodic
-    multislice wave), then resampled band-limited onto the image grid with
-    :func:`temnn.simulate.images.resample`, the same resampling that forms the images.
+    The wave is resampled band-limited onto the image grid by
+    :func:`temnn.simulate.images.resample`, the resampling that forms the images,
+    which also applies the Gaussian filter of σ = ``exitwave_filter`` [Å] as a
+    product in Fourier space on the wave's periodic grid (exact for the periodic
+    multislice wave, and cheap). Pixels outside the multislice cell are vacuum (1).
 
     Parameters
     ----------
     wave : numpy.ndarray, shape (Nx, Ny), complex
-        Exit wave on its native grid (vacuum = 1).
-    wave_sampling : float
+        Exit wave on its native grid, indexed ``[ix, iy]`` (vacuum = 1).
+    wave_sampling : float or tuple[float, float]
         Sampling of the exit wave [Å/pixel].
     geometry : ImageGeometry
         The image's pixel grid.
@@ -291,34 +290,10 @@ def exitwave_label(
 
     from .images import resample
 
-    wave = np.asarray(wave, dtype=np.complex128)
-    if parameters.exitwave_filter > 0:
-        wave = fourier_gaussian_filter(wave, wave_sampling, parameters.exitwave_filter)
-    field = torch.from_numpy(wave.astype(np.complex64))[None]
-    resampled = resample(field, wave_sampling, [geometry])[0].numpy()
+    field = torch.from_numpy(np.asarray(wave, dtype=np.complex64))[None]
+    sigma = parameters.exitwave_filter or None
+    resampled = resample(field, wave_sampling, [geometry], sigma=sigma, fill=1.0)[0].numpy()
     return np.stack([resampled.real, resampled.imag]).astype(np.float32)
-
-
-def fourier_gaussian_filter(field: np.ndarray, sampling: float, sigma: float) -> np.ndarray:
-    """Convolve a periodic 2D field with a normalised Gaussian of standard deviation ``sigma``.
-
-    Parameters
-    ----------
-    field : numpy.ndarray, shape (Nx, Ny)
-        Real or complex field on a periodic grid.
-    sampling : float
-        Grid sampling [Å/pixel].
-    sigma : float
-        Standard deviation of the Gaussian [Å].
-
-    Returns
-    -------
-    numpy.ndarray, shape (Nx, Ny), complex128
-        The filtered field (same mean as ``field``).
-    """
-    spectrum = np.fft.fft2(field)
-    # scipy's fourier_gaussian multiplies the spectrum by the transform of the Gaussian (σ in pixels).
-    return np.fft.ifft2(scipy.ndimage.fourier_gaussian(spectrum, sigma / sampling))
 
 
 def make_label(
@@ -329,7 +304,7 @@ def make_label(
     classes: np.ndarray | None = None,
     mask_classes: Sequence[int] | None = None,
     wave: np.ndarray | None = None,
-    wave_sampling: float | None = None,
+    wave_sampling: float | tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The label that ``parameters.label`` asks for.
 
@@ -346,7 +321,7 @@ def make_label(
     wave : numpy.ndarray, optional
         Exit wave (Nx, Ny) for an Exitwave label (the support-free object wave when
         ``exitwave_without_support``).
-    wave_sampling : float, optional
+    wave_sampling : float or tuple[float, float], optional
         Sampling of ``wave`` [Å/pixel].
 
     Returns
