@@ -19,6 +19,7 @@ from .errors import TemnnError
 
 COMMAND_MODULES = (
     "temnn.structures.command",
+    "temnn.simulate.command",
 )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "exitwave_label",
     "make_label",
     "site_channels",
+    "has_background",
     "check_label_classes",
     "resolve_mask_classes",
     "FWHM_PER_SIGMA",
@@ -63,6 +64,13 @@ def site_channels(parameters: Parameters) -> int:
         ``num_classes - 1`` with ``null_class``, else ``num_classes``.
     """
     return parameters.num_classes - int(parameters.null_class)
+
+
+def has_background(parameters: Parameters) -> bool:
+    """True when the last label channel is the background (Mask with 2 channels, Disk/Gaussian with ``null_class``)."""
+    if parameters.label == "Mask":
+        return parameters.num_classes == 2
+    return parameters.label != "Exitwave" and parameters.null_class
 
 
 def check_label_classes(parameters: Parameters, class_names: Sequence[str], *, source: str = "sites") -> None:
@@ -169,7 +177,7 @@ def mask_label(
         if hull is not None:
             mask[skimage.draw.polygon2mask(geometry.shape, pixels[hull.vertices])] = 1.0
     channels = [mask]
-    if parameters.num_classes == 2:
+    if has_background(parameters):
         channels.append(1.0 - mask)
     return np.stack(channels)
 

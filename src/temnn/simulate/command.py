@@ -1,0 +1,305 @@
+"""``temnn images DATA PARAMS.json``: HR-TEM images + labels from the stored exit waves.
+
+For every exit wave of the dataset folder ``DATA`` (``DATA/waves/NNNNN.npz``) the
+command draws ``image_epochs`` microscopes from the ranges of the parameters file
+(1 for test sets, ``--test``), forms the images (:func:`temnn.simulate.images.form_images`)
+and the label the file asks for (:mod:`temnn.simulate.labels`) on one pixel grid, and
+writes them into the image set ``DATA/images/NAME`` (:mod:`temnn.data.images`).
+
+Image ``(i, e)`` draws all its randomness from
+``temnn._random.sample_rng(seed, i, e, stage="images")``: the microscope, the crop
+position and the seed of the torch generator for the detector noise, in that
+order. The files are therefore the same bytes whatever ``--workers``, the order of
+the samples or how often a run was interrupted; a re-run skips finished images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._random import sample_rng
+from ..data.dataset import Dataset, load_wave
+from ..data.images import image_paths, image_set_folder, is_image_done, read_image, write_debug_png, write_image
+from ..data.runner import run_samples
+from ..errors import TemnnError
+from ..parameters import Parameters
+from .labels import check_label_classes, has_background, make_label, resolve_mask_classes
+
+__all__ = ["make_images", "register"]
+
+
+def make_images(
+    data: str | os.PathLike,
+    parameters: str | os.PathLike | Parameters,
+    *,
+    name: str | None = None,
+    test: bool = False,
+    seed: int | None = None,
+    start: int = 0,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Make the images and labels of one image set from a dataset's exit waves.
+
+    Parameters
+    ----------
+    data : path
+        Dataset folder holding ``waves/`` and ``sites/`` (from ``temnn structures``).
+    parameters : path or temnn.Parameters
+        The parameters file (label, image size, microscope ranges).
+    name : str, optional
+        Image-set name: ``DATA/images/NAME``. Defaults to the parameters file's stem.
+    test : bool
+        Validation/test set: one image per wave instead of ``image_epochs``.
+    seed : int, optional
+        Overrides the parameters file's ``seed``.
+    start : int
+        First sample index to process; lower indices are left alone.
+    workers : int
+        Local worker processes.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``) to run on instead.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        The image-set folder.
+
+    Raises
+    ------
+    TemnnError
+        No exit waves in ``data``; labels that do not fit the stored sites; an image
+        sampling finer than the waves'; a support-free label without a stored object
+        wave; an image set of the same name made with other parameters.
+    """
+    if isinstance(parameters, Parameters):
+        params = parameters
+        if name is None:
+            if params.source is None:
+                raise TemnnError("make_images(): give 'name' for parameters that do not come from a file")
+            name = Path(params.source).stem
+    else:
+        params = Parameters.load(parameters)
+        name = name or Path(parameters).stem
+    if seed is not None:
+        if not isinstance(seed, int) or seed < 0:
+            raise TemnnError(f"--seed must be a non-negative integer, got {seed!r}")
+        params = params.replace(seed=seed)
+    if test:
+        params = params.replace(image_epochs=1)
+    if not isinstance(start, int) or start < 0:
+        raise TemnnError(f"--start must be a non-negative sample index, got {start!r}")
+
+    dataset = Dataset(data)
+    indices = [i for i in dataset.indices() if i >= start]
+    if not indices:
+        where = f" from index {start} on" if start and dataset.indices() else ""
+        raise TemnnError(
+            f"{dataset.root}: no exit waves in {dataset.root / 'waves'}{where}; "
+            "generate them first with 'temnn structures ...' (or pass the dataset folder that holds waves/)"
+        )
+    _check_dataset(dataset, indices[0], params)
+
+    folder = image_set_folder(dataset.root, name)
+    _claim_folder(folder, params)
+    task = _ImageTask(str(dataset.root), str(folder), params)
+    run_samples(task, indices, workers=workers, scheduler=scheduler, progress=progress, desc=f"images {name}")
+    return folder
+
+
+@dataclass(frozen=True)
+class _ImageTask:
+    """All images of one sample (one exit wave, every epoch); picklable for worker processes."""
+
+    data: str
+    folder: str
+    parameters: Parameters
+
+    def __call__(self, index: int) -> None:
+        p = self.parameters
+        epochs = range(p.image_epochs)
+        todo = [e for e in epochs if not is_image_done(self.folder, index, e)]
+        debug = [e for e in epochs if self._wants_debug(index, e) and not self._debug_path(index, e).exists()]
+        if not todo and not debug:
+            return
+        dataset = Dataset(self.data)
+        wave = dataset.load_wave(index)
+        _check_sampling(p, wave.sampling, dataset.wave_path(index))
+        inputs: dict = {}
+        if p.label == "Exitwave":
+            label_wave = dataset.load_wave(index, object_only=True) if p.exitwave_without_support else wave
+            inputs.update(wave=label_wave.array, wave_sampling=label_wave.sampling)
+        else:
+            sites, classes, class_names = dataset.load_sites(index)
+            check_label_classes(p, class_names, source=str(dataset.sites_path(index)))
+            inputs.update(sites=sites, classes=classes)
+            if p.label == "Mask":
+                inputs["mask_classes"] = resolve_mask_classes(class_names, dataset.load_mask_classes(index))
+        for epoch in todo:
+            self._make_image(index, epoch, wave, inputs)
+        for epoch in debug:
+            record = read_image(self.folder, index, epoch)
+            micro = record.microscope
+            defocus = ", ".join(f"{d:.0f}" for d in micro["defocus"])
+            dose = f"{micro['dose']:.3g} e⁻/Å²" if micro["dose"] is not None else "no noise"
+            write_debug_png(
+                self._debug_path(index, epoch),
+                record.image,
+                record.label,
+                record.sampling,
+                label_kind=p.label,
+                background=has_background(p),
+                title=f"sample {index} epoch {epoch}: defocus {defocus} Å, {dose}, {record.sampling:.4f} Å/px",
+            )
+
+    def _make_image(self, index: int, epoch: int, wave, inputs: dict) -> None:
+        import torch
+
+        from .draw import draw_microscope
+        from .geometry import choose_geometry
+        from .images import form_images
+
+        p = self.parameters
+        rng = sample_rng(p.seed, index, epoch, stage="images")
+        micro = draw_microscope(p, rng, energy=wave.energy)
+        with warnings.catch_warnings():
+            # make_images warns once for the whole set when images reach past the cell.
+            warnings.simplefilter("ignore", UserWarning)
+            # The smaller of the two wave samplings keeps a crop inside the cell on both axes.
+            geometry = choose_geometry(wave.gpts, min(wave.sampling), micro.sampling, p.image_size, rng=rng)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        waves = torch.from_numpy(np.ascontiguousarray(wave.array, dtype=np.complex64))[None]
+        image = form_images(waves, wave.sampling, [micro], [geometry], generator=generator)[0].numpy()
+        label = make_label(p, geometry, **inputs)
+        write_image(
+            self.folder,
+            index,
+            epoch,
+            image=image,
+            label=label,
+            sampling=geometry.sampling,
+            origin=geometry.origin,
+            microscope=micro.to_dict(),
+        )
+
+    def _wants_debug(self, index: int, epoch: int) -> bool:
+        # debug = N: the first image of samples 0 … N-1; debug = -1 (true): every image.
+        debug = self.parameters.debug
+        return debug == -1 or (epoch == 0 and index < debug)
+
+    def _debug_path(self, index: int, epoch: int) -> Path:
+        npz, _ = image_paths(self.folder, index, epoch)
+        return npz.parent / "debug" / npz.with_suffix(".png").name
+
+
+def _check_dataset(dataset: Dataset, index: int, p: Parameters) -> None:
+    """Check the parameters against the first sample before any work starts."""
+    path = dataset.wave_path(index)
+    wave = load_wave(path)
+    _check_sampling(p, wave.sampling, path)
+    where = p.source or "parameters"
+    for axis, (n_wave, ws, n_image) in enumerate(zip(wave.gpts, wave.sampling, p.image_size)):
+        if (n_image - 1) * p.sampling[1] > (n_wave - 1) * ws:
+            warnings.warn(
+                f"{where}: 'image_size' {list(p.image_size)} at up to {p.sampling[1]:g} Å/pixel spans "
+                f"{n_image * p.sampling[1]:.1f} Å along {'xy'[axis]}, more than the exit waves' "
+                f"{n_wave * ws:.1f} Å ({path}); the margin is filled with vacuum. Use a smaller 'image_size' "
+                "or 'sampling', or larger cells, if a network should not learn from empty margins",
+                UserWarning,
+                stacklevel=3,
+            )
+            break
+    if p.label == "Exitwave" and p.exitwave_without_support:
+        with np.load(path) as f:
+            stored = "wave_object" in f.files
+        if not stored:
+            raise TemnnError(
+                f"{where}: 'exitwave_without_support' is true, but {path} stores no support-free object wave; "
+                "regenerate the dataset with the object wave stored or set 'exitwave_without_support': false"
+            )
+    if p.label != "Exitwave":
+        sites_path = dataset.sites_path(index)
+        if not sites_path.exists():
+            raise TemnnError(
+                f"{sites_path}: not found; a '{p.label}' label needs the column sites that 'temnn structures' "
+                "writes beside the waves"
+            )
+        _, _, class_names = dataset.load_sites(index)
+        check_label_classes(p, class_names, source=str(sites_path))
+
+
+def _check_sampling(p: Parameters, wave_sampling: tuple[float, float], path: Path) -> None:
+    coarsest = max(wave_sampling)
+    if p.sampling[0] < coarsest * (1 - 1e-9):
+        raise TemnnError(
+            f"{p.source or 'parameters'}: 'sampling' [{p.sampling[0]:g}, {p.sampling[1]:g}] Å/pixel reaches finer "
+            f"than the exit wave's {coarsest:.4g} Å/pixel ({path}); an image cannot hold detail the wave lacks. "
+            f"Raise 'sampling' to ≥ {coarsest:.4g} or simulate the waves at a finer sampling"
+        )
+
+
+def _claim_folder(folder: Path, params: Parameters) -> None:
+    """Write the parameters copy, or check that an existing image set used the same parameters."""
+    copy = folder / "parameters.json"
+    if copy.exists():
+        old = Parameters.load(copy)
+        if old != params:
+            changed = [k for k, v in params.to_dict().items() if old.to_dict().get(k) != v]
+            raise TemnnError(
+                f"{folder}: holds an image set made with other parameters (differing: {', '.join(changed)}); "
+                "use --name for a new image set, or delete the folder to remake it"
+            )
+        return
+    params.save(copy)
+
+
+# ------------------------------------------------------------------------------ command
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``images`` subcommand."""
+    parser = subparsers.add_parser(
+        "images",
+        help="HR-TEM images + labels from stored exit waves",
+        description=(
+            "Form HR-TEM images (CTF, coherence envelopes, blur, dose/shot noise, MTF, readout) and "
+            "Mask/Disk/Gaussian/Exitwave labels from the exit waves in DATA/waves, with microscope "
+            "parameters drawn per image from the ranges of PARAMS.json (Å, eV, rad, mrad, e⁻/Å²). "
+            "Writes DATA/images/NAME/NNNNN_EE.npz + .json; re-running resumes."
+        ),
+    )
+    parser.add_argument("data", metavar="DATA", help="dataset folder with waves/ and sites/ (from 'temnn structures')")
+    parser.add_argument("parameters", metavar="PARAMS.json", help="parameters file (label, image_size, ranges)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--train", action="store_true", help="training set: 'image_epochs' images per wave (default)")
+    kind.add_argument("--test", action="store_true", help="validation/test set: one image per wave")
+    parser.add_argument("--name", help="image-set name, DATA/images/NAME (default: the parameters file's stem)")
+    parser.add_argument("--seed", type=int, help="seed of the microscope draws (overrides the file's 'seed')")
+    parser.add_argument("--start", type=int, default=0, help="first sample index to process (default 0)")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:port)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    folder = make_images(
+        args.data,
+        args.parameters,
+        name=args.name,
+        test=args.test,
+        seed=args.seed,
+        start=args.start,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+    )
+    print(f"images written to {folder}")
+    return 0
