@@ -153,7 +153,8 @@ def draw_microscope(parameters: Parameters, rng: np.random.Generator, *, energy:
     not change the other values of a sample. For a focal series
     ``multifocus = (n, step, jitter)`` the ``n - 1`` steps are ``step ± jitter``
     (uniform) and the first defocus is drawn uniformly among the positions that
-    keep the whole series inside ``defocus``.
+    keep the whole series inside ``defocus``. Readout noise is drawn only with
+    shot noise (``noise`` not ``None``): it is counted in the same electrons.
 
     Parameters
     ----------
@@ -186,7 +187,7 @@ def draw_microscope(parameters: Parameters, rng: np.random.Generator, *, energy:
         blur=blur,
         dose=10.0**log_dose if p.noise is not None else None,
         mtf=(c0, c3, floor) if p.mtf is not None else None,
-        readout=readout if p.readout is not None else None,
+        readout=readout if p.readout is not None and p.noise is not None else None,
         **aberrations,
     )
 

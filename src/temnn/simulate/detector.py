@@ -1,0 +1,182 @@
+"""Detector: electron dose, shot noise, modulation transfer function, readout noise.
+
+Thesis section 1.3 (eqs. 1.24-1.28), in this order, for an image whose vacuum
+intensity is 1:
+
+1. **Dose.** A dose D [e⁻/Å²] puts N_D = D·s² electrons on a vacuum pixel of
+   size s [Å]; a pixel of intensity I receives Poisson(N_D · I) electrons (shot
+   noise, eq. 1.24). Intensities below 0 (ringing of the band-limited image) count as 0.
+2. **MTF.** The parametric form of Lee et al. (eq. 1.25),
+   MTF(q̃) = (1 - C) / (1 + (q̃/c0)^c3) + C with q̃ = q/q_N = 2·q·s,
+   filters the noisy counts in Fourier space.
+3. **Readout.** Poisson(N0) electrons per pixel are added after the MTF (eq. 1.27).
+4. The counts are divided by N_D + N0, the mean count of a vacuum pixel, so
+   vacuum has mean intensity 1. The readout mean N0 is *not* subtracted: like a
+   counting detector the image stays non-negative, and the offset disappears
+   anyway in the local standardisation applied before a network.
+
+**MTF convention.** Publication II (its Appendix A.3) measures the MTF by fitting
+(c1 - c2)/(1 + (q̃/c0)^c3) + c2 to the azimuthally averaged *power* spectrum
+of vacuum images, with C = c2/c1. Thesis eq. 1.26 instead multiplies the
+image's Fourier transform by the MTF, which would make the power spectrum
+follow MTF². So that fitting our simulated vacuum images recovers the
+parameters we simulated with, the Fourier transform of the counts is multiplied
+by √MTF: the shot-noise power spectrum is then N_D · MTF(q̃) (the signal's
+amplitude transfer is √MTF). With readout, the white readout power N0 adds to
+it, so the fit gives c1 = N_D + N0, c2 = N_D·C + N0 and the same c0, c3:
+
+    C_fit = (N_D · C + N0) / (N_D + N0),
+
+which tends to C at high dose and to 1 when readout dominates (low dose):
+the C-versus-dose trend of publication II (its Fig. 4 and Fig. A.14).
+
+c0 = 0 (thesis listing A.1 has ``mtf_c2 = (0, 0)``) is the limit of a
+vanishingly narrow MTF core: MTF = 1 at q = 0 and C elsewhere.
+
+Every function takes and returns PyTorch tensors and runs on CPU or GPU;
+random numbers come from an explicit :class:`torch.Generator` on the same device.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import TemnnError
+
+__all__ = ["parametric_mtf", "fitted_floor", "detect"]
+
+
+def parametric_mtf(
+    q: torch.Tensor | np.ndarray,
+    c0: float | torch.Tensor,
+    c3: float | torch.Tensor,
+    floor: float | torch.Tensor,
+) -> torch.Tensor | np.ndarray:
+    """Parametric MTF (1 - C)/(1 + (q̃/c0)^c3) + C (thesis eq. 1.25, Lee et al.).
+
+    Parameters
+    ----------
+    q : torch.Tensor or numpy.ndarray
+        Spatial frequency as a fraction of Nyquist, q̃ = 2·q·s [1]. NumPy in gives NumPy out.
+    c0 : float or torch.Tensor
+        Width of the MTF core [fraction of Nyquist]; 0 gives MTF = C for q̃ > 0.
+    c3 : float or torch.Tensor
+        Exponent of the fall-off [1].
+    floor : float or torch.Tensor
+        High-frequency limit C [1].
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        MTF(q̃), 1 at q̃ = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parametric_mtf(np.array([0.0, 0.2, 1.0]), 0.2, 2.0, 0.5).round(4).tolist()
+    [1.0, 0.75, 0.5192]
+    """
+    as_numpy = isinstance(q, np.ndarray)
+    q_t = torch.as_tensor(q)
+    if not q_t.is_floating_point():
+        q_t = q_t.double()
+    c0, c3, floor = (torch.as_tensor(v, dtype=q_t.dtype, device=q_t.device) for v in (c0, c3, floor))
+    # For c0 = 0, q̃/c0 is +inf (q̃ > 0) or nan (q̃ = 0): the core is 0 or, by continuity in q̃ → 0, 1.
+    core = torch.where(q_t == 0, torch.ones_like(q_t), 1 / (1 + (q_t / c0) ** c3))
+    out = (1 - floor) * core + floor
+    return out.numpy() if as_numpy else out
+
+
+def fitted_floor(electrons: float, floor: float, readout: float) -> float:
+    """Floor C that a power-spectrum fit finds on vacuum images with readout noise.
+
+    C_fit = (N_D · C + N0) / (N_D + N0) (see the module notes).
+
+    Parameters
+    ----------
+    electrons : float
+        Electrons per vacuum pixel N_D = D·s² [electrons/pixel].
+    floor : float
+        Simulated MTF floor C [1].
+    readout : float
+        Readout noise N0 [electrons/pixel].
+
+    Returns
+    -------
+    float
+        The floor C_fit of the fitted, normalised MTF [1].
+    """
+    return (electrons * floor + readout) / (electrons + readout)
+
+
+def detect(
+    images: torch.Tensor,
+    sampling: Sequence[float] | torch.Tensor,
+    *,
+    dose: Sequence[float] | torch.Tensor | None = None,
+    mtf: Sequence[Sequence[float]] | torch.Tensor | None = None,
+    readout: Sequence[float] | torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Record noise-free images on a detector: shot noise, MTF, readout noise.
+
+    Parameters
+    ----------
+    images : torch.Tensor, shape (B, ..., nx, ny)
+        Noise-free intensities, vacuum = 1 (float32 or float64).
+    sampling : sequence of float or torch.Tensor, shape (B,)
+        Pixel size of each image [Å/pixel].
+    dose : sequence of float or torch.Tensor, shape (B,), optional
+        Dose [e⁻/Å²]; ``None`` for noise-free images (then no readout either).
+    mtf : sequence or torch.Tensor, shape (B, 3), optional
+        (c0, c3, C) of each image's parametric MTF; ``None`` for none.
+    readout : sequence of float or torch.Tensor, shape (B,), optional
+        Readout noise N0 [electrons/pixel]; ``None`` for none. Needs ``dose``.
+    generator : torch.Generator, optional
+        Source of the Poisson noise, on the device of ``images``.
+
+    Returns
+    -------
+    torch.Tensor
+        Detected images, same shape and dtype, vacuum mean 1.
+    """
+    if images.ndim < 3:
+        raise TemnnError(f"detect(): images must have shape (B, ..., nx, ny), got {tuple(images.shape)}")
+    if readout is not None and dose is None:
+        raise TemnnError("detect(): 'readout' noise needs a 'dose' (electrons per pixel set the noise scale)")
+    batch = images.shape[0]
+    extra = (1,) * (images.ndim - 1)
+
+    def per_image(values: Sequence[float] | torch.Tensor, name: str) -> torch.Tensor:
+        t = torch.as_tensor(values, dtype=torch.float64, device=images.device).reshape(batch, -1)
+        if not torch.all(torch.isfinite(t)) or torch.any(t < 0):
+            raise TemnnError(f"detect(): '{name}' must be finite and ≥ 0, got {values!r}")
+        return t
+
+    s = per_image(sampling, "sampling").reshape(batch, *extra)
+    out = images
+    if dose is not None:
+        dose_t = per_image(dose, "dose")
+        if torch.any(dose_t == 0):
+            raise TemnnError(f"detect(): 'dose' must be > 0 e⁻/Å² (use None for noise-free images), got {dose!r}")
+        electrons = (dose_t.reshape(batch, *extra) * s**2).to(images.dtype)
+        out = torch.poisson(torch.clamp(out, min=0) * electrons, generator=generator)
+    if mtf is not None:
+        c0, c3, floor = per_image(mtf, "mtf").to(images.dtype).reshape(batch, 3, *extra).unbind(1)
+        nx, ny = images.shape[-2:]
+        # q̃ = 2·q·s with q = k/(n·s): independent of the pixel size.
+        qx = 2 * torch.fft.fftfreq(nx, device=images.device, dtype=images.dtype)[:, None]
+        qy = 2 * torch.fft.rfftfreq(ny, device=images.device, dtype=images.dtype)[None, :]
+        filt = torch.sqrt(parametric_mtf(torch.sqrt(qx**2 + qy**2), c0, c3, floor))
+        out = torch.fft.irfft2(torch.fft.rfft2(out) * filt, s=(nx, ny))
+    if dose is not None:
+        total = electrons
+        if readout is not None:
+            n0 = per_image(readout, "readout").reshape(batch, *extra).to(images.dtype)
+            out = out + torch.poisson(n0.expand_as(out).contiguous(), generator=generator)
+            total = electrons + n0
+        out = out / total
+    return out
