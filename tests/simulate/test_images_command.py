@@ -14,7 +14,7 @@ from ase import Atoms
 from temnn import Parameters, TemnnError
 from temnn.cli import main
 from temnn.data.dataset import Dataset, save_sites, save_wave
-from temnn.data.images import ImageSet, image_paths, read_image
+from temnn.data.images import image_paths, list_images, read_image
 from temnn.simulate.command import make_images
 from temnn.simulate.draw import MicroscopeParameters
 from temnn.simulate.waves import ExitWave
@@ -83,9 +83,10 @@ def test_images_and_labels_are_written_with_their_microscope(data, tmp_path):
     folder = make_images(data, params, progress=False)
     assert folder == data / "images" / "disk"
     assert Parameters.load(folder / "parameters.json") == Parameters.load(params)
-    images = ImageSet(folder)
-    assert images.keys == [(i, e) for i in range(3) for e in range(2)]
-    for (index, epoch), record in zip(images.keys, images):
+    keys = list_images(folder)
+    assert keys == [(i, e) for i in range(3) for e in range(2)]
+    for index, epoch in keys:
+        record = read_image(folder, index, epoch)
         assert record.image.shape == (3, 32, 30) and record.image.dtype == np.float32
         assert record.label.shape == (3, 32, 30) and record.label.dtype == np.float32
         micro = MicroscopeParameters.from_dict(record.microscope)
@@ -100,7 +101,7 @@ def test_images_and_labels_are_written_with_their_microscope(data, tmp_path):
         nearest = np.rint(pixels[inside]).astype(int)
         assert record.label[2][nearest[:, 0], nearest[:, 1]].max() == 0  # no background at any site
     # Different epochs of one wave draw different microscopes.
-    assert images[0].microscope != images[1].microscope
+    assert read_image(folder, 0, 0).microscope != read_image(folder, 0, 1).microscope
     pngs = sorted(p.name for p in (folder / "debug").iterdir())
     assert pngs == ["00000_00.png", "00001_00.png"]
 
@@ -108,7 +109,7 @@ def test_images_and_labels_are_written_with_their_microscope(data, tmp_path):
 def test_test_set_has_one_image_per_wave_and_seed_overrides(data, tmp_path):
     params = write_params(tmp_path / "p.json")
     folder = make_images(data, params, test=True, name="test", progress=False)
-    assert ImageSet(folder).keys == [(0, 0), (1, 0), (2, 0)]
+    assert list_images(folder) == [(0, 0), (1, 0), (2, 0)]
     assert Parameters.load(folder / "parameters.json").image_epochs == 1
     other = make_images(data, params, test=True, name="seeded", seed=12, progress=False)
     assert Parameters.load(other / "parameters.json").seed == 12
@@ -215,6 +216,6 @@ def test_command_line(data, tmp_path, capsys):
     params = write_params(tmp_path / "cli.json", image_epochs=1)
     assert main(["images", str(data), str(params), "--test", "--name", "val", "--seed", "3", "--no-progress"]) == 0
     assert json.loads((data / "images" / "val" / "parameters.json").read_text())["seed"] == 3
-    assert len(ImageSet(data / "images" / "val")) == 3
+    assert len(list_images(data / "images" / "val")) == 3
     assert main(["images", str(tmp_path), str(params), "--no-progress"]) == 2
     assert "no exit waves" in capsys.readouterr().err

@@ -20,17 +20,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from .._io import atomic_path, read_json, save_npz, write_json
 from ..errors import TemnnError
-from ..parameters import Parameters
 
 __all__ = [
     "ImageRecord",
-    "ImageSet",
+    "list_images",
     "image_set_folder",
     "image_paths",
     "is_image_done",
@@ -153,43 +152,20 @@ def read_image(folder: str | os.PathLike, index: int, epoch: int) -> ImageRecord
     return record
 
 
-class ImageSet:
-    """The images of one image set, in (sample, epoch) order.
+def list_images(folder: str | os.PathLike) -> list[tuple[int, int]]:
+    """The finished images ``(index, epoch)`` of an image-set folder, sorted.
 
-    Parameters
-    ----------
-    folder : path
-        Image-set folder ``DATA/images/NAME`` (holding ``parameters.json``).
-
-    Examples
-    --------
-    >>> images = ImageSet("train/images/mos2")          # doctest: +SKIP
-    >>> record = images[0]                              # doctest: +SKIP
-    >>> record.image.shape, images.parameters.label     # doctest: +SKIP
-    ((3, 256, 256), 'Disk')
+    Raises
+    ------
+    TemnnError
+        ``folder`` is not an image set (no ``parameters.json``).
     """
-
-    def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = Path(folder)
-        if not (self.folder / "parameters.json").exists():
-            raise TemnnError(
-                f"{self.folder}: not an image set (no parameters.json); create one with "
-                "'temnn images DATA PARAMS.json'"
-            )
-        self.parameters = Parameters.load(self.folder / "parameters.json")
-        self.keys = sorted(
-            (int(m.group(1)), int(m.group(2))) for p in self.folder.iterdir() if (m := _NAME.match(p.name))
+    folder = Path(folder)
+    if not (folder / "parameters.json").exists():
+        raise TemnnError(
+            f"{folder}: not an image set (no parameters.json); create one with 'temnn images DATA PARAMS.json'"
         )
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __getitem__(self, i: int) -> ImageRecord:
-        return read_image(self.folder, *self.keys[i])
-
-    def __iter__(self) -> Iterator[ImageRecord]:
-        for key in self.keys:
-            yield read_image(self.folder, *key)
+    return sorted((int(m.group(1)), int(m.group(2))) for p in folder.iterdir() if (m := _NAME.match(p.name)))
 
 
 # --------------------------------------------------------------------------- debug PNG
