@@ -1,0 +1,356 @@
+"""Model files and training checkpoints: safetensors weights plus a JSON card, never pickle.
+
+A *model* is two files with a common stem: ``STEM.safetensors`` (the weights) and
+``STEM.json`` (the card: architecture and hyper-parameters, task, channels, the parameters
+file of the training set, training history, temnn version, card format). The card records
+the SHA-256 of the weights, so a weights file that does not belong to its card (an
+interrupted save) is refused. Loading rebuilds the architecture by name from the card, so
+it never executes code from a file.
+
+A *training checkpoint* ``OUT/checkpoints/epoch_NNNN`` is a model plus
+``epoch_NNNN.optimizer.safetensors`` with the optimizer's tensors and the random-generator
+states; the card's ``checkpoint`` section holds the rest (optimizer hyper-parameters and
+step bookkeeping, gradient-scaler state, best validation loss). The card is written last,
+so a checkpoint without a card, or whose files do not match it, is ignored on resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import safetensors.torch
+import torch
+from torch import nn
+
+from .. import __version__
+from .._io import atomic_path, read_json, write_json
+from ..errors import TemnnError
+from .blocks import Network
+from .registry import build_from_config, count_parameters, unwrap
+from .tasks import Task
+
+__all__ = [
+    "CARD_FORMAT",
+    "CARD_VERSION",
+    "save_model",
+    "load_model",
+    "read_card",
+    "save_checkpoint",
+    "restore_checkpoint",
+    "find_checkpoints",
+    "prune_checkpoints",
+    "checkpoint_stem",
+]
+
+CARD_FORMAT = "temnn-model"
+CARD_VERSION = 1
+"""Card format version; a card of another version is refused with a clear message."""
+
+_SUFFIXES = (".json", ".safetensors")
+
+
+# ------------------------------------------------------------------------------ models
+def save_model(model: nn.Module, path: str | os.PathLike, card: Mapping[str, Any] | None = None) -> Path:
+    """Save a network as ``STEM.safetensors`` + ``STEM.json`` (atomically, card last).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A temnn network (possibly inside DistributedDataParallel).
+    path : str or os.PathLike
+        The stem (``out/best``), a name ending in ``.json``/``.safetensors``, or an existing
+        folder (saved as ``FOLDER/model``).
+    card : mapping, optional
+        Extra card fields (JSON-ready): ``task``, ``parameters``, ``history``, …
+
+    Returns
+    -------
+    pathlib.Path
+        The stem.
+    """
+    network = unwrap(model)
+    stem = _stem_for_writing(path)
+    weights = stem.with_name(stem.name + ".safetensors")
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in network.state_dict().items()}
+    _write_safetensors(weights, tensors)
+    full = dict(card or {})
+    full.update(
+        format=CARD_FORMAT,
+        format_version=CARD_VERSION,
+        temnn_version=__version__,
+        architecture=network.config,
+        trainable_parameters=count_parameters(network),
+        weights={"file": weights.name, "sha256": _sha256(weights)},
+    )
+    write_json(stem.with_name(stem.name + ".json"), full)
+    return stem
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Network:
+    """Load a saved network in evaluation mode.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model stem or one of its two files, or a training output folder (loads its
+        ``best`` model, else ``model``).
+    device : str or torch.device
+        Where to put the weights.
+
+    Returns
+    -------
+    Network
+        The network, with its card as ``.card`` and its :class:`~temnn.nn.Task` (when the
+        card has one) as ``.task``.
+    """
+    stem = resolve_stem(path)
+    card = read_card(stem)
+    network = build_from_config(card["architecture"])
+    tensors = _read_safetensors(stem, card)
+    try:
+        network.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise TemnnError(f"{stem}.safetensors: the weights do not fit the architecture in the card ({err})") from None
+    network.card = card
+    network.task = Task.from_dict(card["task"]) if "task" in card else None
+    return network.to(device).eval()
+
+
+def resolve_stem(path: str | os.PathLike) -> Path:
+    """The model stem that ``path`` names (see :func:`load_model`)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best", "model"):
+            if (path / f"{name}.json").is_file():
+                return path / name
+        raise TemnnError(f"{path}: no model here (expected best.json or model.json with their .safetensors)")
+    if path.suffix in _SUFFIXES:
+        return path.with_suffix("")
+    return path
+
+
+def read_card(stem: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a model card (format and version).
+
+    Parameters
+    ----------
+    stem : str or os.PathLike
+        Model stem (``STEM.json`` is read).
+    """
+    path = Path(f"{stem}.json")
+    card = read_json(path)
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise TemnnError(f"{path}: not a temnn model card (no \"format\": \"{CARD_FORMAT}\")")
+    version = card.get("format_version")
+    if version != CARD_VERSION:
+        raise TemnnError(
+            f"{path}: model card format version {version} (written by temnn {card.get('temnn_version', '?')}), "
+            f"but this temnn ({__version__}) reads version {CARD_VERSION}; "
+            "load it with the temnn version that wrote it, or retrain"
+        )
+    if "architecture" not in card or "weights" not in card:
+        raise TemnnError(f"{path}: the model card lacks 'architecture' or 'weights'")
+    return card
+
+
+# ------------------------------------------------------------------------- checkpoints
+def checkpoint_stem(out: str | os.PathLike, epoch: int) -> Path:
+    """Stem of the checkpoint after ``epoch`` completed epochs in the output folder ``out``."""
+    return Path(out) / "checkpoints" / f"epoch_{epoch:04d}"
+
+
+def save_checkpoint(
+    out: str | os.PathLike,
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    card: Mapping[str, Any],
+    *,
+    state: Mapping[str, Any] | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> Path:
+    """Write the training checkpoint after ``epoch`` completed epochs.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        Training output folder.
+    epoch : int
+        Completed epochs.
+    model : torch.nn.Module
+        The network (possibly inside DistributedDataParallel).
+    optimizer : torch.optim.Optimizer
+        Its optimizer; all its state is saved, so resuming is exact.
+    card : mapping
+        Model-card fields (task, parameters, history, …).
+    state : mapping, optional
+        Further JSON-ready training state (e.g. the best validation loss).
+    scaler : torch.amp.GradScaler, optional
+        The gradient scaler of float16 mixed-precision training.
+
+    Returns
+    -------
+    pathlib.Path
+        The checkpoint stem.
+    """
+    stem = checkpoint_stem(out, epoch)
+    tensors, optimizer_meta = _flatten_optimizer(optimizer.state_dict())
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    extra = stem.with_name(stem.name + ".optimizer.safetensors")
+    _write_safetensors(extra, tensors)
+    checkpoint = {
+        "epoch": epoch,
+        "optimizer": optimizer_meta,
+        "optimizer_file": {"file": extra.name, "sha256": _sha256(extra)},
+        "grad_scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+        **dict(state or {}),
+    }
+    return save_model(model, stem, {**card, "checkpoint": checkpoint})
+
+
+def restore_checkpoint(
+    stem: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+) -> dict[str, Any]:
+    """Load weights, optimizer state, random-generator states and gradient scaler in place.
+
+    Parameters
+    ----------
+    stem : str or os.PathLike
+        Checkpoint stem (from :func:`find_checkpoints`).
+    model : torch.nn.Module
+        Network of the same architecture (possibly inside DistributedDataParallel).
+    optimizer : torch.optim.Optimizer
+        Optimizer of the same kind over ``model``'s parameters.
+    scaler : torch.amp.GradScaler, optional
+        Gradient scaler to restore (float16 mixed precision).
+
+    Returns
+    -------
+    dict
+        The checkpoint's card (its ``checkpoint`` section holds the training state).
+    """
+    stem = Path(stem)
+    card = read_card(stem)
+    network = unwrap(model)
+    if card["architecture"] != network.config:
+        raise TemnnError(f"{stem}.json: checkpoint of {card['architecture']}, not of {network.config}")
+    device = next(network.parameters()).device
+    network.load_state_dict({k: v.to(device) for k, v in _read_safetensors(stem, card).items()})
+    info = card["checkpoint"]
+    extra = stem.with_name(info["optimizer_file"]["file"])
+    if _sha256(extra) != info["optimizer_file"]["sha256"]:
+        raise TemnnError(f"{extra}: does not match {stem}.json (interrupted save); delete both to resume from an earlier one")
+    tensors = safetensors.torch.load_file(str(extra))
+    optimizer.load_state_dict(_unflatten_optimizer(tensors, info["optimizer"]))
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda_states = [tensors[k] for k in sorted((k for k in tensors if k.startswith("rng.cuda.")), key=_last_int)]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    if scaler is not None and info.get("grad_scaler"):
+        scaler.load_state_dict(info["grad_scaler"])
+    return card
+
+
+def find_checkpoints(out: str | os.PathLike) -> dict[int, Path]:
+    """Complete checkpoints in a training output folder, by epoch.
+
+    A checkpoint is complete when its card exists and names its weight files; an
+    interrupted save leaves no card (it is written last) and is skipped.
+    """
+    folder = Path(out) / "checkpoints"
+    found: dict[int, Path] = {}
+    if folder.is_dir():
+        for card in folder.glob("epoch_*.json"):
+            stem = card.with_suffix("")
+            try:
+                epoch = int(stem.name.split("_")[1])
+            except (IndexError, ValueError):
+                continue
+            if stem.with_name(stem.name + ".safetensors").is_file() and stem.with_name(
+                stem.name + ".optimizer.safetensors"
+            ).is_file():
+                found[epoch] = stem
+    return dict(sorted(found.items()))
+
+
+def prune_checkpoints(out: str | os.PathLike, latest: int, every: int | None) -> None:
+    """Delete checkpoints older than ``latest`` unless their epoch is a multiple of ``every``."""
+    for epoch, stem in find_checkpoints(out).items():
+        if epoch < latest and not (every and epoch % every == 0):
+            # card first: a half-deleted checkpoint is then incomplete, never inconsistent
+            for suffix in (".json", ".safetensors", ".optimizer.safetensors"):
+                stem.with_name(stem.name + suffix).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _stem_for_writing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        return path / "model"
+    return path.with_suffix("") if path.suffix in _SUFFIXES else path
+
+
+def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt", "writer": f"temnn {__version__}"})
+
+
+def _read_safetensors(stem: Path, card: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    weights = stem.with_name(card["weights"]["file"])
+    if not weights.is_file():
+        raise TemnnError(f"{weights}: weights file missing (the card {stem}.json names it)")
+    if _sha256(weights) != card["weights"]["sha256"]:
+        raise TemnnError(
+            f"{weights}: the weights do not match the card {stem}.json (SHA-256 differs): the save was "
+            "interrupted or the files were mixed up; use another checkpoint or save again"
+        )
+    return safetensors.torch.load_file(str(weights))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _flatten_optimizer(state_dict: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer state → tensors (for safetensors) + JSON-ready rest."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, entries in state_dict["state"].items():
+        for name, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{pid}.{name}"] = value.detach().to("cpu").contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[name] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "state": scalars}
+
+
+def _unflatten_optimizer(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, entries in meta["state"].items():
+        state.setdefault(int(pid), {}).update(entries)
+    groups = [
+        {k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in meta["param_groups"]
+    ]
+    return {"state": state, "param_groups": groups}
+
+
+def _last_int(key: str) -> int:
+    return int(key.rsplit(".", 1)[1])

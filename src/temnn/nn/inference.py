@@ -1,0 +1,74 @@
+"""Apply a trained network: local standardisation, forward pass, the task's output activation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.standardise import local_standardise, standardisation_sigma
+from ..errors import TemnnError
+from .blocks import Network
+from .tasks import Task
+
+__all__ = ["predict"]
+
+
+def predict(
+    model: Network,
+    images: np.ndarray | torch.Tensor,
+    *,
+    sampling: float,
+    batch_size: int = 4,
+    task: Task | None = None,
+    normalizedistance: float | None = None,
+) -> np.ndarray:
+    """Probabilities (segmentation) or exit wave (regression) for raw HR-TEM images.
+
+    The images are standardised exactly as in training (Gaussian of ``normalizedistance``
+    Å at this ``sampling``), so pass intensities, not pre-processed images. Whole images
+    go through the network at once; tiling of very large images is the caller's job.
+
+    Parameters
+    ----------
+    model : Network
+        A network from :func:`temnn.load_model` (its card supplies task and
+        normalisation distance).
+    images : numpy.ndarray or torch.Tensor
+        One focal series (C, H, W) or a batch (B, C, H, W) of image intensities.
+    sampling : float
+        Image sampling [Å/pixel].
+    batch_size : int
+        Series per forward pass.
+    task : Task, optional
+        Overrides the model's task (needed for a network without a card).
+    normalizedistance : float, optional
+        Overrides the card's standardisation width [Å].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (K, H, W) or (B, K, H, W): sigmoid/softmax probabilities or the linear output.
+    """
+    task = task or getattr(model, "task", None)
+    card = getattr(model, "card", None) or {}
+    normalizedistance = normalizedistance or card.get("normalizedistance")
+    if task is None or normalizedistance is None:
+        raise TemnnError("predict needs a model loaded with temnn.load_model (or give task= and normalizedistance=)")
+    if not (isinstance(sampling, (int, float)) and sampling > 0):
+        raise TemnnError(f"sampling must be a positive number in Å/pixel, got {sampling!r}")
+    batch = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images, dtype=torch.float32)
+    single = batch.ndim == 3
+    if single:
+        batch = batch[None]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(batch), batch_size):
+            chunk = batch[start : start + batch_size].to(device)
+            chunk = local_standardise(chunk, standardisation_sigma(normalizedistance, sampling))
+            outputs.append(task.activate(model(chunk)).float().cpu())
+    model.train(was_training)
+    out = torch.cat(outputs).numpy()
+    return out[0] if single else out
