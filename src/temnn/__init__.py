@@ -17,6 +17,14 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "TemnnError": "temnn.errors",
     "Parameters": "temnn.parameters",
+    "find_peaks": "temnn.analysis.peaks",
+    "atomic_f1": "temnn.analysis.metrics",
+    "label_instances": "temnn.analysis.instances",
+    "track": "temnn.analysis.tracking",
+    "load_model": "temnn.nn.checkpoints",
+    "save_model": "temnn.nn.checkpoints",
+    "predict": "temnn.nn.inference",
+    "local_standardise": "temnn.data.standardise",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,32 @@
+"""Tidy tables (lists of row dictionaries) written as CSV files."""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Any, Mapping, Sequence
+
+from .._io import atomic_path
+
+__all__ = ["write_csv"]
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> None:
+    """Write a table to a CSV file atomically.
+
+    Parameters
+    ----------
+    rows
+        One dictionary per row; the columns are all keys, in the order first seen.
+        A missing value is written as an empty field.
+    path
+        Output file (``.csv``).
+    """
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    with atomic_path(path, suffix=".csv") as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(columns), restval="")
+            writer.writeheader()
+            writer.writerows(rows)
