@@ -218,9 +218,10 @@ def write_debug_png(
         panels.append((f"label: {label_kind}", colours, {}))
         panels.append(("overlay", None, {}))
 
-    fig = Figure(figsize=(3.0 * len(panels), 3.3), dpi=100)
-    FigureCanvasAgg(fig)
     nx, ny = image.shape[1:]
+    panel = float(np.clip(max(nx, ny) / 80, 3.0, 6.0))  # [inches] about one screen pixel per image pixel
+    fig = Figure(figsize=(panel * len(panels), panel * ny / nx + 0.4), dpi=100)
+    FigureCanvasAgg(fig)
     extent = (0.0, nx * sampling, 0.0, ny * sampling)
     for k, (name, data, style) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), k + 1)
