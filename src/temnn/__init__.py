@@ -25,6 +25,11 @@ _EXPORTS: dict[str, str] = {
     "save_model": "temnn.nn.checkpoints",
     "predict": "temnn.nn.inference",
     "local_standardise": "temnn.data.standardise",
+    "random_mx2_flake": "temnn.structures.mx2",
+    "random_flake": "temnn.structures.flake",
+    "random_supported_particle": "temnn.structures.particle",
+    "column_sites": "temnn.structures.sites",
+    "plot_sample": "temnn.structures.preview",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
