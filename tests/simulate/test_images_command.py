@@ -219,3 +219,11 @@ def test_command_line(data, tmp_path, capsys):
     assert len(list_images(data / "images" / "val")) == 3
     assert main(["images", str(tmp_path), str(params), "--no-progress"]) == 2
     assert "no exit waves" in capsys.readouterr().err
+
+
+def test_reading_a_missing_image_or_a_folder_that_is_no_image_set(data, tmp_path):
+    with pytest.raises(TemnnError, match="not an image set"):
+        list_images(tmp_path)
+    folder = make_images(data, write_params(tmp_path / "p.json", image_epochs=1), progress=False)
+    with pytest.raises(TemnnError, match="00007_00.npz: image not found.*temnn images"):
+        read_image(folder, 7, 0)

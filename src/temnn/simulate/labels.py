@@ -212,6 +212,16 @@ def disk_label(sites: np.ndarray, classes: np.ndarray, geometry: ImageGeometry, 
     -------
     numpy.ndarray, shape (num_classes, nx, ny), float32
         Binary class channels, then the background ``1 - clip(sum, 0, 1)`` with ``null_class``.
+
+    Examples
+    --------
+    >>> from temnn import Parameters
+    >>> from temnn.simulate.geometry import ImageGeometry
+    >>> p = Parameters(label="Disk", image_size=(8, 8), sampling=(0.1, 0.1), num_classes=2, spotsize=0.25)
+    >>> g = ImageGeometry(sampling=0.1, origin=(0.0, 0.0), shape=(8, 8))
+    >>> label = disk_label([[0.3, 0.4]], [0], g, p)
+    >>> label.shape, int(label[0].sum()), label[0, 3, 4], label[1, 3, 4]
+    ((2, 8, 8), 5, np.float32(1.0), np.float32(0.0))
     """
     sites, classes = _as_sites(sites, classes)
     n_channels = _check_site_classes(classes, parameters)
@@ -331,6 +341,17 @@ def make_label(
     Returns
     -------
     numpy.ndarray, shape (parameters.output_channels, nx, ny), float32
+
+    Examples
+    --------
+    >>> from temnn import Parameters
+    >>> from temnn.simulate.geometry import ImageGeometry
+    >>> p = Parameters(label="Mask", image_size=(16, 16), sampling=(0.1, 0.1), num_classes=2)
+    >>> g = ImageGeometry(sampling=0.1, origin=(0.0, 0.0), shape=(16, 16))
+    >>> square = [[0.25, 0.25], [1.25, 0.25], [1.25, 1.25], [0.25, 1.25]]
+    >>> label = make_label(p, g, sites=square, classes=[0, 0, 0, 0])
+    >>> label.shape, int(label[0].sum()), bool((label.sum(axis=0) == 1).all())
+    ((2, 16, 16), 100, True)
     """
     if parameters.label == "Exitwave":
         if wave is None or wave_sampling is None:
