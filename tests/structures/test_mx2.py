@@ -197,3 +197,10 @@ def test_bad_options_raise_user_errors_naming_the_option():
         mx2_unit_cell("Xx", "S")
     with pytest.raises(TemnnError, match="too small"):
         random_mx2_flake(rng, cell=(5, 5))
+
+
+def test_all_holes_give_an_empty_but_valid_sample():
+    sample = random_mx2_flake(np.random.default_rng(0), cell=CELL, holes=1.0, graphene=True)
+    assert set(sample.atoms.get_chemical_symbols()) <= {"C"}
+    assert sample.sites.shape == (0, 2) and sample.classes.shape == (0,)
+    assert len(sample.object_atoms) == 0

@@ -252,6 +252,8 @@ def place_flake(
     :func:`temnn.structures._geometry.crop_and_box`).
     """
     atoms = atoms.copy()
+    if len(atoms) == 0:  # e.g. a hull between columns of a tiny flake, or holes = 1
+        return _geometry.crop_and_box(atoms, cell, vacuum)
     atoms.positions += rng.normal(0.0, distort, size=atoms.positions.shape)
     tilt = _geometry.random_tilt(rng, max_tilt)
     atoms.positions = _geometry.rotate(atoms.positions, tilt, atoms.positions.mean(axis=0))

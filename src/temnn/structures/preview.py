@@ -53,22 +53,22 @@ def plot_sample(sample: Sample, ax: Axes | None = None, *, title: str | None = N
     ax.scatter(
         atoms.positions[order, 0],
         atoms.positions[order, 1],
-        s=6,
+        s=5,
         c=jmol_colors[atoms.numbers[order]],
         edgecolors="0.3",
         linewidths=0.2,
         zorder=1,
     )
-    palette = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:cyan", "tab:olive", "tab:brown"]
+    palette = ["tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:cyan", "tab:olive", "tab:brown"]
     for index, name in enumerate(sample.class_names):
         sites = sample.sites[sample.classes == index]
         ax.scatter(
             sites[:, 0],
             sites[:, 1],
-            s=22,
+            s=36,
             facecolors="none",
             edgecolors=palette[index % len(palette)],
-            linewidths=0.8,
+            linewidths=1.3,
             label=f"{name} ({len(sites)})",
             zorder=2,
         )
