@@ -86,8 +86,6 @@ def read_unit_cell(unit_cell: Atoms | str | os.PathLike) -> Atoms:
                 f"{source}: ASE cannot read a structure from this file ({err}); give a file ASE reads "
                 "(e.g. .traj, .xyz, .cif, .json, POSCAR) holding one unit cell"
             ) from None
-        if isinstance(atoms, list):  # pragma: no cover - ase.io.read with the default index returns one image
-            atoms = atoms[-1]
     if len(atoms) == 0:
         raise TemnnError(f"{source}: the unit cell holds no atoms")
     in_plane = atoms.cell[:2]
