@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
@@ -74,23 +76,36 @@ def test_optimal_assignment_beats_greedy():
     assert atomic_scores(pred, true, radius=5.5).overall.tp == 2
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_matching_is_maximum_and_minimum_distance(seed):
-    rng = np.random.default_rng(seed)
-    pred, true = rng.uniform(0, 30, (25, 2)), rng.uniform(0, 30, (20, 2))
-    radius = 4.0
+points = st.lists(st.tuples(st.floats(0, 30), st.floats(0, 30)), max_size=25).map(
+    lambda p: np.array(p, dtype=float).reshape(-1, 2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(pred=points, true=points, radius=st.floats(0.5, 8.0))
+def test_matching_is_maximum_and_minimum_distance(pred, true, radius):
     pi, ti = match_positions(pred, true, radius=radius)
-    assert len(set(pi)) == len(pi) and len(set(ti)) == len(ti)
+    assert len(set(pi.tolist())) == len(pi) and len(set(ti.tolist())) == len(ti)
+    if len(pred) == 0 or len(true) == 0:
+        assert len(pi) == 0
+        return
     d = cdist(pred, true)
     assert np.all(d[pi, ti] <= radius)
     # Independent references: the maximum matching size of the bipartite graph, and the
-    # smallest total distance over a dense assignment with forbidden pairs.
+    # smallest total distance of a dense assignment with forbidden pairs.
     graph = csr_matrix((d <= radius).astype(np.int8))
     assert len(pi) == np.count_nonzero(maximum_bipartite_matching(graph, perm_type="column") >= 0)
-    cost = np.where(d <= radius, d, 1e6)
+    forbidden = 1e6
+    cost = np.where(d <= radius, d, forbidden)
     a, b = linear_sum_assignment(cost)
-    best = cost[a, b][cost[a, b] < 1e6].sum()
-    assert d[pi, ti].sum() == pytest.approx(best)
+    assert d[pi, ti].sum() == pytest.approx(cost[a, b][cost[a, b] < forbidden].sum(), abs=1e-9)
+
+
+@given(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50))
+def test_f1_is_the_harmonic_mean_of_precision_and_recall(tp, fp, fn):
+    s = Score(tp, fp, fn)
+    p, r = s.precision, s.recall
+    assert s.f1 == pytest.approx(0.0 if p + r == 0 else 2 * p * r / (p + r))
+    assert 0.0 <= s.f1 <= 1.0
 
 
 def test_thousands_of_columns():

@@ -104,7 +104,8 @@ def argand_points(wave: np.ndarray, *, min_distance: float = 5.0, threshold: flo
 
 
 def plot_argand(prediction: ArgandPoints, truth: ArgandPoints | None = None, *,
-                class_names: Sequence[str] | None = None, path: str | os.PathLike | None = None) -> tuple[Any, list[Any]]:
+                class_names: Sequence[str] | None = None,
+                path: str | os.PathLike | None = None) -> tuple[Any, list[Any]]:
     """Argand plots of a predicted and a true exit wave side by side (publication I, fig. 5).
 
     Parameters

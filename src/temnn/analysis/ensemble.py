@@ -93,9 +93,11 @@ def ensemble_predict(models: Sequence[Callable[[Any], Any]], inputs: Any, *,
                 raise TemnnError(f"model {n - 1} returned shape {output.shape}; expected (B, K, nx, ny)")
             if total is None:
                 total = np.zeros(output.shape)
-                total_squares = np.zeros(output.shape) if task == "regression" else None
-                classes = 2 if output.shape[1] == 1 else output.shape[1]
-                votes = np.zeros((output.shape[0], classes) + output.shape[2:], np.int32) if task == "segmentation" else None
+                if task == "regression":
+                    total_squares = np.zeros(output.shape)
+                else:  # a single sigmoid channel votes for class 0 or 1
+                    classes = 2 if output.shape[1] == 1 else output.shape[1]
+                    votes = np.zeros((output.shape[0], classes) + output.shape[2:], np.int32)
             elif output.shape != total.shape:
                 raise TemnnError(f"model {n - 1} returned shape {output.shape}, the first model {total.shape}")
             total += output

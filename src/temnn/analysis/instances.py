@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import regionprops
-from skimage.segmentation import relabel_sequential, watershed
+from skimage.segmentation import watershed
 
 from ..errors import TemnnError
 from ._arrays import positive_sampling
@@ -117,18 +117,26 @@ def label_instances(prob: np.ndarray, min_separation: float, sampling: float, *,
     if prob.ndim != 2:
         raise TemnnError(f"prob: expected one (nx, ny) frame, got an array of shape {prob.shape}")
     separation = min_separation_pixels(min_separation, sampling)
-    binary = prob >= threshold
-    if not binary.any():
-        return np.zeros(prob.shape, dtype=np.int32)
-    distance = ndi.distance_transform_edt(binary)
-    regions, _ = ndi.label(binary, structure=np.ones((3, 3)))
-    markers, _, _ = regional_maxima(distance, min_distance=separation, mask=binary, regions=regions)
-    labels = watershed(-distance, markers, connectivity=2, mask=binary)
-    area = np.bincount(labels.ravel())
-    small = area < separation**2
-    small[0] = False
-    labels[small[labels]] = 0
-    return relabel_sequential(labels)[0].astype(np.int32, copy=False)
+    labels = np.zeros(prob.shape, dtype=np.int32)
+    regions, _ = ndi.label(prob >= threshold, structure=np.ones((3, 3)))
+    count = 0
+    # One connected region at a time, in its bounding box: particles cover a small part of
+    # a frame, so this does the distance transform and watershed on a fraction of the pixels.
+    for index, box in enumerate(ndi.find_objects(regions), start=1):
+        box = tuple(slice(max(b.start - 1, 0), min(b.stop + 1, n)) for b, n in zip(box, prob.shape))
+        region = regions[box] == index
+        if np.count_nonzero(region) < separation**2:
+            continue
+        distance = ndi.distance_transform_edt(region)
+        markers, _, _ = regional_maxima(distance, min_distance=separation, mask=region)
+        parts = watershed(-distance, markers, connectivity=2, mask=region)
+        keep = np.bincount(parts.ravel()) >= separation**2  # particles smaller than min_separation² go
+        keep[0] = False
+        new_label = np.zeros(len(keep), dtype=np.int32)
+        new_label[keep] = np.arange(count + 1, count + 1 + np.count_nonzero(keep), dtype=np.int32)
+        count += int(np.count_nonzero(keep))
+        labels[box][region] = new_label[parts[region]]
+    return labels
 
 
 @dataclass

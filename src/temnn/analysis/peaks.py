@@ -259,10 +259,10 @@ def find_peaks(prob: np.ndarray, *, min_distance: float = 5.0, threshold: float 
         Smallest column probability of a peak [0-1].
     background
         Index of the background channel of a (K, nx, ny) map (temnn labels put it
-        last: ``background=-1``), or None when there is none. With a background channel, columns are found in 1 − background and
-        classes are numbered over the other channels in order (so they index the
-        class names of the sites); without one, columns are found in the sum of
-        the channels.
+        last: ``background=-1``), or None when there is none. With a background
+        channel, columns are found in 1 − background and classes are numbered over
+        the other channels in order (so they index the class names of the sites);
+        without one, columns are found in the sum of the channels.
     refine
         Sub-pixel refinement (see :func:`refine_peaks`): ``"gaussian"`` (default;
         exact for Gaussian peaks, within ~0.06 pixel for smooth discs such as a

@@ -32,7 +32,7 @@ dozen lines of NumPy, so it is written here.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from skimage.segmentation import relabel_sequential
@@ -70,6 +70,7 @@ class Tracker:
         self.next_id = 1
         self._previous: np.ndarray | None = None  # sequential labels of the previous frame
         self._previous_ids = np.zeros(1, dtype=np.int64)  # sequential label -> track id
+        self._previous_area = np.zeros(1, dtype=np.int64)  # sequential label -> area [pixels]
 
     def update(self, labels: np.ndarray) -> np.ndarray:
         """Give the particles of the next frame their track ids.
@@ -88,32 +89,34 @@ class Tracker:
         labels = np.asarray(labels)
         if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
             raise TemnnError(f"labels: expected an integer (nx, ny) label image, got {labels.dtype} {labels.shape}")
-        if self._previous is not None and labels.shape != self._previous.shape:
-            raise TemnnError(f"frame shape {labels.shape} differs from the previous frame's {self._previous.shape}")
-        current = relabel_sequential(labels)[0]
-        n_current = int(current.max())
+        return self._update_sequential(relabel_sequential(labels)[0])
+
+    def _update_sequential(self, current: np.ndarray) -> np.ndarray:
+        """:meth:`update` for labels already numbered 1..N (as label_instances gives)."""
+        if self._previous is not None and current.shape != self._previous.shape:
+            raise TemnnError(f"frame shape {current.shape} differs from the previous frame's {self._previous.shape}")
+        n_current = int(current.max(initial=0))
+        area_current = np.bincount(current.ravel(), minlength=n_current + 1)
         ids = np.zeros(n_current + 1, dtype=np.int64)
         if self._previous is not None and n_current and len(self._previous_ids) > 1:
-            for prev, cur in self._links(current, n_current):
+            for prev, cur in self._links(current, area_current):
                 ids[cur] = self._previous_ids[prev]
         new = np.flatnonzero(ids[1:] == 0) + 1
         ids[new] = np.arange(self.next_id, self.next_id + len(new))
         self.next_id += len(new)
-        self._previous, self._previous_ids = current, ids
         if self.next_id > np.iinfo(np.int32).max:
             raise TemnnError("more than 2³¹ track ids; split the stack")
+        self._previous, self._previous_ids, self._previous_area = current, ids, area_current
         return ids[current].astype(np.int32)
 
-    def _links(self, current: np.ndarray, n_current: int) -> list[tuple[int, int]]:
-        previous = self._previous
-        n_previous = len(self._previous_ids) - 1
-        both = (previous > 0) & (current > 0)
-        codes = previous[both].astype(np.int64) * (n_current + 1) + current[both]
+    def _links(self, current: np.ndarray, area_current: np.ndarray) -> list[tuple[int, int]]:
+        """(previous label, current label) pairs that carry an id, largest intersection first."""
+        n_current = len(area_current) - 1
+        both = (self._previous > 0) & (current > 0)
+        codes = self._previous[both].astype(np.int64) * (n_current + 1) + current[both]
         pairs, intersection = np.unique(codes, return_counts=True)
         prev, cur = np.divmod(pairs, n_current + 1)
-        area_previous = np.bincount(previous.ravel(), minlength=n_previous + 1)
-        area_current = np.bincount(current.ravel(), minlength=n_current + 1)
-        fraction = intersection / np.minimum(area_previous[prev], area_current[cur])
+        fraction = intersection / np.minimum(self._previous_area[prev], area_current[cur])
         ok = fraction >= self.overlap
         prev, cur, intersection = prev[ok], cur[ok], intersection[ok]
         order = np.lexsort((cur, self._previous_ids[prev], -intersection))
@@ -168,7 +171,8 @@ def track(stack: Iterable[np.ndarray], *, min_separation: float, sampling: float
 
     def frames() -> Iterator[np.ndarray]:
         for frame in stack:
-            yield tracker.update(label_instances(np.asarray(frame), min_separation, sampling, threshold=threshold))
+            yield tracker._update_sequential(label_instances(np.asarray(frame), min_separation, sampling,
+                                                             threshold=threshold))
 
     return frames()
 
@@ -216,7 +220,7 @@ def property_table(tracked: Iterable[np.ndarray], sampling: float, *,
 
 
 def plot_property(rows: Sequence[dict[str, float]], *, name: str = "area_nm2", ids: Sequence[int] | None = None,
-                  ax=None, path: str | os.PathLike | None = None):
+                  ax: Any = None, path: str | os.PathLike | None = None) -> Any:
     """Plot one property of selected particles against time (thesis fig. 6.6).
 
     Parameters
