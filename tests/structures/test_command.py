@@ -1,0 +1,61 @@
+"""`temnn structures` from the command line: files written, previews, clear errors."""
+
+import numpy as np
+import pytest
+from ase.build import mx2
+
+from temnn.cli import main
+from temnn.data.dataset import Dataset
+
+TINY = ["--sampling", "0.2", "--quiet"]
+
+
+def test_mos2_writes_dataset_and_preview(tmp_path, capsys):
+    out = tmp_path / "mos2"
+    rc = main(["structures", "mos2", str(out), "2", "--cell", "16", "--seed", "3", "--preview", "2", *TINY])
+    assert rc == 0
+    ds = Dataset(out)
+    assert ds.indices() == [0, 1]
+    sites, classes, names = ds.load_sites(1)
+    assert names == ("1Mo", "2S", "1S")
+    wave = ds.load_wave(0)
+    assert wave.energy == 50e3 and max(wave.sampling) <= 0.2
+    assert (out / "preview.png").stat().st_size > 10_000
+    assert ds.manifest()["generator"]["arguments"]["cell"] == [16.0, 16.0]
+
+
+def test_flake_from_unit_cell_file(tmp_path):
+    cell_file = tmp_path / "ws2.traj"
+    mx2("WS2", a=3.18).write(cell_file)
+    out = tmp_path / "flake"
+    assert main(["structures", "flake", str(out), str(cell_file), "1", "--cell", "16", *TINY]) == 0
+    _, _, names = Dataset(out).load_sites(0)
+    assert any("W" in n for n in names)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["mos2", "OUT", "1", "--vacancies", "0.1", "0.2", "0.3"], ["--vacancies", "LOW HIGH"]),
+        (["mos2", "OUT", "-1"], ["non-negative"]),
+        (["mos2", "OUT", "1", "--vacancies", "0.7"], ["vacancies"]),
+        (["flake", "OUT", "missing-cell.cif", "1"], ["missing-cell.cif"]),
+        (["mos2", "OUT", "1", "--sampling", "-0.1"], ["sampling", "Å/pixel"]),
+    ],
+)
+def test_bad_values_give_one_clear_message(tmp_path, capsys, argv, words):
+    argv = [a.replace("OUT", str(tmp_path / "o")) for a in argv]
+    rc = main(["structures", *argv, "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("temnn structures: error:")
+    assert "Traceback" not in err
+    for w in words:
+        assert w in err
+
+
+def test_help_explains_units(capsys):
+    with pytest.raises(SystemExit):
+        main(["structures", "mos2", "--help"])
+    text = capsys.readouterr().out
+    assert "[Å/pixel]" in text and "[eV]" in text and "[degrees]" in text
