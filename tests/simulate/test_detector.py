@@ -1,0 +1,116 @@
+"""Detector: shot-noise statistics, the MTF recovered by publication II's fit, readout floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import curve_fit
+
+from temnn.errors import TemnnError
+from temnn.simulate.detector import detect, fitted_floor, parametric_mtf
+
+
+def _vacuum(n_images: int = 1, n: int = 128) -> torch.Tensor:
+    return torch.ones(n_images, 1, n, n, dtype=torch.float32)
+
+
+def test_shot_noise_counts_are_poisson_with_dose_times_pixel_area() -> None:
+    dose, sampling = 400.0, 0.1  # N_D = 4 electrons per pixel
+    electrons = dose * sampling**2
+    image = detect(_vacuum(), [sampling], dose=[dose], generator=torch.Generator().manual_seed(1))
+    counts = image.numpy() * electrons
+    assert np.allclose(counts, np.round(counts), atol=1e-4)  # whole electrons
+    n = counts.size
+    assert counts.mean() == pytest.approx(electrons, abs=5 * np.sqrt(electrons / n))
+    assert counts.var() == pytest.approx(electrons, rel=5 * np.sqrt(2 / n))
+    assert image.mean().item() == pytest.approx(1.0, abs=5 / np.sqrt(electrons * n))
+
+
+def test_noise_comes_from_the_generator() -> None:
+    args = dict(dose=[50.0], mtf=[(0.3, 3.0, 0.1)], readout=[0.5])
+    a = detect(_vacuum(1, 32), [0.1], generator=torch.Generator().manual_seed(7), **args)
+    b = detect(_vacuum(1, 32), [0.1], generator=torch.Generator().manual_seed(7), **args)
+    c = detect(_vacuum(1, 32), [0.1], generator=torch.Generator().manual_seed(8), **args)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_noise_free_mtf_scales_a_fringe_by_root_mtf() -> None:
+    # Without noise the MTF filters the signal: a cosine fringe of frequency q̃ keeps √MTF(q̃) of its amplitude.
+    n, k = 64, 10
+    x = torch.arange(n, dtype=torch.float64)
+    fringe = 1 + 0.2 * torch.cos(2 * np.pi * k * x / n)[:, None].expand(n, n)
+    out = detect(fringe[None, None], [0.1], mtf=[(0.25, 3.0, 0.2)])
+    expected = 1 + 0.2 * np.sqrt(parametric_mtf(np.array(2 * k / n), 0.25, 3.0, 0.2)) * np.cos(2 * np.pi * k * x.numpy() / n)
+    assert np.allclose(out[0, 0].numpy(), expected[:, None], atol=1e-12)
+
+
+def _radial_power_spectrum(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Publication II, Appendix A.3: |FT|² of vacuum images, azimuthally averaged, q̃ = q/q_N."""
+    n = images.shape[-1]
+    power = (np.abs(np.fft.fft2(images - images.mean(axis=(-2, -1), keepdims=True))) ** 2).mean(axis=0) / n**2
+    k = np.fft.fftfreq(n, 1 / n)
+    radius = np.rint(np.hypot(k[:, None], k[None, :])).astype(int)
+    inside = (radius > 0) & (radius <= n // 2)
+    shells = np.arange(1, n // 2 + 1)
+    profile = np.bincount(radius[inside], power[inside])[1:] / np.bincount(radius[inside])[1:]
+    return 2 * shells / n, profile
+
+
+def _fit_mtf(q: np.ndarray, power: np.ndarray) -> tuple[float, float, float]:
+    def model(q: np.ndarray, c0: float, c1: float, c2: float, c3: float) -> np.ndarray:
+        return (c1 - c2) / (1 + (q / c0) ** c3) + c2
+
+    (c0, c1, c2, c3), _ = curve_fit(model, q, power, p0=(0.3, power[0], power[-1], 2.5), maxfev=20000)
+    return c0, c3, c2 / c1
+
+
+@pytest.mark.parametrize(
+    "electrons, readout",
+    [(20.0, None), (2.0, 0.5), (0.3, 0.1)],
+)
+def test_power_spectrum_fit_recovers_simulated_mtf(electrons: float, readout: float | None) -> None:
+    # Over seeds, 64 images of 128² give standard deviations ≈ 0.005 (c0), 0.18 (c3), 0.01 (C).
+    # Multiplying the spectrum by the MTF itself (power ∝ MTF²) would give C ≈ C² and a narrower c0.
+    c0, c3, floor, sampling, n = 0.3, 3.0, 0.15, 0.1, 64
+    images = detect(
+        _vacuum(n, 128),
+        [sampling] * n,
+        dose=[electrons / sampling**2] * n,
+        mtf=[(c0, c3, floor)] * n,
+        readout=None if readout is None else [readout] * n,
+        generator=torch.Generator().manual_seed(3),
+    )
+    total = electrons + (readout or 0.0)
+    q, power = _radial_power_spectrum(images[:, 0].double().numpy() * total)  # back to counts
+    fit_c0, fit_c3, fit_floor = _fit_mtf(q, power)
+    expected_floor = floor if readout is None else fitted_floor(electrons, floor, readout)
+    assert fit_c0 == pytest.approx(c0, abs=0.03)
+    assert fit_c3 == pytest.approx(c3, abs=0.7)
+    assert fit_floor == pytest.approx(expected_floor, abs=0.04)
+
+
+def test_fitted_floor_trend_with_dose() -> None:
+    # Readout dominates at low dose (C_fit → 1), shot noise at high dose (C_fit → C).
+    assert fitted_floor(1e-4, 0.1, 0.05) > 0.99
+    assert fitted_floor(1e4, 0.1, 0.05) == pytest.approx(0.1, abs=1e-4)
+
+
+def test_mtf_with_zero_width_is_the_floor_without_nan() -> None:
+    q = np.linspace(0, 1.4, 15)
+    mtf = parametric_mtf(q, 0.0, 3.0, 0.4)
+    assert mtf[0] == 1 and np.all(mtf[1:] == pytest.approx(0.4))
+    out = detect(_vacuum(1, 16), [0.1], dose=[100.0], mtf=[(0.0, 3.0, 0.4)], generator=torch.Generator().manual_seed(0))
+    assert torch.all(torch.isfinite(out))
+
+
+def test_mtf_limits() -> None:
+    q = torch.tensor([0.0, 1e-6, 1e6])
+    assert torch.allclose(parametric_mtf(q, 0.3, 3.0, 0.2), torch.tensor([1.0, 1.0, 0.2]))
+
+
+def test_bad_input_names_the_option() -> None:
+    with pytest.raises(TemnnError, match="readout"):
+        detect(_vacuum(1, 8), [0.1], readout=[0.01])
+    with pytest.raises(TemnnError, match="dose"):
+        detect(_vacuum(1, 8), [0.1], dose=[0.0])
