@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "random_supported_particle": "temnn.structures.particle",
     "column_sites": "temnn.structures.sites",
     "plot_sample": "temnn.structures.preview",
+    "make_images": "temnn.simulate.command",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
