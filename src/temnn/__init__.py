@@ -31,6 +31,14 @@ _EXPORTS: dict[str, str] = {
     "column_sites": "temnn.structures.sites",
     "plot_sample": "temnn.structures.preview",
     "make_images": "temnn.simulate.command",
+    "wavelength": "temnn.simulate.optics",
+    "scherzer_defocus": "temnn.simulate.optics",
+    "ctf": "temnn.simulate.optics",
+    "CTF": "temnn.simulate.optics",
+    "form_images": "temnn.simulate.images",
+    "draw_microscope": "temnn.simulate.draw",
+    "MicroscopeParameters": "temnn.simulate.draw",
+    "ImageGeometry": "temnn.simulate.geometry",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
