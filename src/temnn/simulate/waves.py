@@ -19,11 +19,20 @@ than 1024²). The grid is therefore the smallest one at or finer than the asked
 sampling whose sizes factor into 2, 3, 5 and 7; the sampling actually used is
 ``extent / gpts`` and is stored with the wave.
 
+Vacuum: with the infinite projection a slice holding no atom centre transmits
+the wave unchanged, and Fresnel propagators compose exactly, P(a)·P(b) = P(a+b).
+Runs of such slices are therefore merged into one slice (see
+``WaveSettings.merge_empty_slices``): a flat 2D flake in 36 slices of 0.2 Å needs
+8 instead, with the same wave up to abTEM's antialias taper (below).
+
 Determinism: FFTW chooses its algorithm by timing trial runs under
 ``FFTW_MEASURE`` (abTEM's default), so two processes can pick different plans
-that round differently. :func:`exit_wave` plans with ``FFTW_ESTIMATE`` on one
+that round differently (measured here: 4 different results in 6 processes for
+one 1024 × 1000 transform). :func:`exit_wave` plans with ``FFTW_ESTIMATE`` on one
 thread, which makes the result a function of the atoms and settings alone,
-whatever process or machine load computes it.
+whatever process or machine load computes it. ``FFTW_ESTIMATE`` picks poor plans
+for large powers of two (measured 3-17× slower than ``FFTW_MEASURE`` for 256² to
+2048², against 1.0-1.9× for other sizes), so grids avoid those sizes.
 """
 
 from __future__ import annotations
@@ -40,7 +49,15 @@ if TYPE_CHECKING:  # abTEM takes ~5 s to import; load it only when a wave is com
     import abtem
     from ase import Atoms
 
-__all__ = ["WaveSettings", "ExitWave", "exit_wave", "fft_friendly_size", "wave_grid"]
+__all__ = [
+    "WaveSettings",
+    "ExitWave",
+    "exit_wave",
+    "build_potential",
+    "slice_thicknesses",
+    "fft_friendly_size",
+    "wave_grid",
+]
 
 PROJECTIONS = ("infinite", "finite")
 PARAMETRIZATIONS = ("kirkland", "lobato")
@@ -70,6 +87,11 @@ class WaveSettings:
     parametrization : {"kirkland", "lobato"}
         Radial atomic potential. Kirkland is what the thesis used (abTEM 1.0 defaults
         to Lobato; the two differ by a fraction of a percent in the projected potential).
+    merge_empty_slices : bool
+        Merge runs of slices without atom centres into one slice (infinite projection
+        only). Exact up to abTEM's antialias aperture taper, which abTEM applies once
+        per slice: merging applies it fewer times (max |Δψ| ≈ 5e-3 at the band limit
+        for a MoS₂ flake; with a hard aperture the waves agree to float32 precision).
     debye_waller : float, optional
         Mean-square displacement ⟨u²⟩ along each direction [Å²] (publication I eq. 1;
         0.0030 Å² for MoS₂ at 300 K). The projected potential of every atom is smeared
@@ -92,6 +114,7 @@ class WaveSettings:
     slice_thickness: float = 0.2
     projection: str = "infinite"
     parametrization: str = "kirkland"
+    merge_empty_slices: bool = True
     debye_waller: float | None = None
 
     def __post_init__(self) -> None:
@@ -116,6 +139,8 @@ class WaveSettings:
             problems.append(
                 f"'parametrization' must be one of {', '.join(PARAMETRIZATIONS)}, got {self.parametrization!r}"
             )
+        if not isinstance(self.merge_empty_slices, bool):
+            problems.append(f"'merge_empty_slices' must be true or false, got {self.merge_empty_slices!r}")
         if self.debye_waller is not None:
             if not (_positive(self.debye_waller) or self.debye_waller == 0):
                 problems.append(
@@ -190,27 +215,39 @@ class ExitWave:
 
 
 def fft_friendly_size(n: float) -> int:
-    """Smallest integer ≥ ``n`` whose prime factors are all 2, 3, 5 or 7.
+    """Smallest integer ≥ ``n`` whose prime factors are all 2, 3, 5 or 7, other than 2^k ≥ 256.
 
     Parameters
     ----------
     n : float
-        Lower bound on the size [pixels].
+        Lower bound on the size [pixels]; a relative excess of 1e-9 is taken as
+        rounding (``10 / 0.1`` gives 100, not 101).
+
+    Returns
+    -------
+    int
+        The grid size [pixels].
+
+    Notes
+    -----
+    ``scipy.fft.next_fast_len`` also admits 11 (pocketfft's radices) and cannot skip
+    powers of two; FFTW, which abTEM uses, is slower for 11 and 13, and its
+    deterministic ``FFTW_ESTIMATE`` plans are 3-17× slower for 256, 512, 1024 and
+    2048 (module notes), hence this short search.
 
     Examples
     --------
     >>> fft_friendly_size(1018), fft_friendly_size(992), fft_friendly_size(127.2)
-    (1024, 1000, 128)
+    (1029, 1000, 128)
     """
-    # scipy.fft.next_fast_len also admits 11 (pocketfft's radices); FFTW, which
-    # abTEM uses, is markedly slower for 11 and 13, hence this short search.
-    size = max(1, math.ceil(n - 1e-9))
+    size = max(1, math.ceil(n * (1 - 1e-9)))
     while True:
         rest = size
         for p in _FFT_PRIMES:
             while rest % p == 0:
                 rest //= p
-        if rest == 1:
+        is_large_power_of_two = size >= 256 and size & (size - 1) == 0
+        if rest == 1 and not is_large_power_of_two:
             return size
         size += 1
 
@@ -226,6 +263,83 @@ def wave_grid(extent: tuple[float, float], settings: WaveSettings) -> tuple[int,
     return (
         fft_friendly_size(extent[0] / settings.sampling),
         fft_friendly_size(extent[1] / settings.sampling),
+    )
+
+
+def slice_thicknesses(atoms: Atoms, settings: WaveSettings) -> tuple[float, ...]:
+    """Thickness of each multislice slice [Å], from the entrance surface (z = 0) down.
+
+    The cell height is cut into ``ceil(height / slice_thickness)`` equal slices, as
+    abTEM does; with ``merge_empty_slices`` (infinite projection only) each run of
+    slices holding no atom centre becomes one slice of the run's total thickness.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The system in an orthogonal cell [Å].
+    settings : WaveSettings
+        ``slice_thickness`` [Å], ``projection`` and ``merge_empty_slices``.
+
+    Returns
+    -------
+    tuple of float
+        Slice thicknesses [Å]; they sum to the cell height.
+    """
+    height = float(atoms.cell[2, 2])
+    count = math.ceil(height / settings.slice_thickness)
+    thickness = height / count
+    if not settings.merge_empty_slices or settings.projection != "infinite" or len(atoms) == 0:
+        return (thickness,) * count
+    z = np.mod(atoms.positions[:, 2], height)  # abTEM wraps atoms into the cell
+    occupied = np.zeros(count, dtype=bool)
+    # An atom within rounding distance of a slice boundary keeps both neighbours
+    # unmerged, so abTEM places it in a thin slice whichever side it rounds to.
+    for shift in (-1e-6, 0.0, 1e-6):
+        occupied[np.clip(np.floor((z + shift) / thickness).astype(int), 0, count - 1)] = True
+    thicknesses: list[float] = []
+    run = 0
+    for filled in occupied:
+        if filled:
+            if run:
+                thicknesses.append(run * thickness)
+                run = 0
+            thicknesses.append(thickness)
+        else:
+            run += 1
+    if run:
+        thicknesses.append(run * thickness)
+    return tuple(thicknesses)
+
+
+def build_potential(atoms: Atoms, settings: WaveSettings | None = None) -> abtem.Potential:
+    """The abTEM potential :func:`exit_wave` propagates through (built lazily by abTEM).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The system; its cell must be orthogonal [Å].
+    settings : WaveSettings, optional
+        The defaults when None.
+
+    Returns
+    -------
+    abtem.Potential
+        On the grid of :func:`wave_grid`, sliced as :func:`slice_thicknesses` says, with
+        the parametrization smeared by the Debye-Waller σ = √⟨u²⟩ [Å] when asked.
+    """
+    import abtem
+    from abtem.parametrizations import KirklandParametrization, LobatoParametrization
+
+    settings = settings or WaveSettings()
+    gpts = wave_grid(_orthogonal_extent(atoms), settings)
+    parametrization_type = {"kirkland": KirklandParametrization, "lobato": LobatoParametrization}
+    sigma = math.sqrt(settings.debye_waller) if settings.debye_waller else None
+    return abtem.Potential(
+        atoms,
+        gpts=gpts,
+        slice_thickness=slice_thicknesses(atoms, settings),
+        projection=settings.projection,
+        parametrization=parametrization_type[settings.parametrization](sigmas=sigma),
     )
 
 
@@ -248,35 +362,31 @@ def exit_wave(atoms: Atoms, settings: WaveSettings | None = None) -> ExitWave:
 
     Notes
     -----
-    Equivalent to ``abtem.PlaneWave(energy=...).multislice(abtem.Potential(atoms,
-    gpts=..., slice_thickness=..., projection=..., parametrization=...))`` computed
-    eagerly (no Dask graph: a single wave gains nothing from it), with FFTW planned
-    deterministically on one thread. Parallelism belongs across samples
+    ``abtem.PlaneWave(energy=...).multislice(build_potential(atoms, settings))``,
+    computed eagerly (no Dask graph: a single wave gains nothing from one) with FFTW
+    planned deterministically on one thread. Parallelism belongs across samples
     (:func:`temnn.data.runner.run_samples`).
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> atoms = Atoms("Au", positions=[(5, 5, 2)], cell=[10, 10, 4])
+    >>> wave = exit_wave(atoms, WaveSettings(energy=300e3, sampling=0.1))
+    >>> wave.gpts, wave.array.dtype
+    ((100, 100), dtype('complex64'))
     """
     import abtem
-    from abtem.parametrizations import KirklandParametrization, LobatoParametrization
 
     settings = settings or WaveSettings()
     extent = _orthogonal_extent(atoms)
-    gpts = wave_grid(extent, settings)
-    parametrization_type = {"kirkland": KirklandParametrization, "lobato": LobatoParametrization}
-    sigma = math.sqrt(settings.debye_waller) if settings.debye_waller else None
-    parametrization = parametrization_type[settings.parametrization](sigmas=sigma)
     with abtem.config.set(
-        {"fftw.planning_effort": "FFTW_ESTIMATE", "fftw.threads": 1, "precision": "float32", "device": "cpu"}
+        {"fftw.planning_effort": "FFTW_ESTIMATE", "fftw.threads": 1, "fft": "fftw", "device": "cpu"}
     ):
-        potential = abtem.Potential(
-            atoms,
-            gpts=gpts,
-            slice_thickness=settings.slice_thickness,
-            projection=settings.projection,
-            parametrization=parametrization,
-        )
+        potential = build_potential(atoms, settings)
         waves = abtem.PlaneWave(energy=settings.energy).multislice(potential, lazy=False)
+    gpts = potential.gpts
     array = np.asarray(waves.array, dtype=np.complex64)
-    sampling = (extent[0] / gpts[0], extent[1] / gpts[1])
-    return ExitWave(array=array, sampling=sampling, energy=settings.energy)
+    return ExitWave(array=array, sampling=(extent[0] / gpts[0], extent[1] / gpts[1]), energy=settings.energy)
 
 
 def _orthogonal_extent(atoms: Atoms) -> tuple[float, float]:
