@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from temnn import Parameters
 from temnn._io import save_npz
@@ -68,6 +69,15 @@ def write_image_set(
                 sampling=np.float64(rng.uniform(0.1, 0.12)),
             )
     return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """One intra-op thread per test process: the suite runs as 2 processes on 2 cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -28,7 +28,9 @@ def test_msdnet_parameter_count_by_hand():
 @pytest.mark.parametrize("cin,cout,layers,width,kernel", [(3, 4, 5, 2, 5), (1, 2, 10, 1, 9)])
 def test_msdnet_parameter_count_formula(cin, cout, layers, width, kernel):
     net = MSDNet(cin, cout, layers=layers, width=width, kernel=kernel)
-    expected = sum(conv_params(cin + l * width, width, kernel) for l in range(layers)) + (cin + layers * width) * cout + cout
+    expected = (
+        sum(conv_params(cin + l * width, width, kernel) for l in range(layers)) + (cin + layers * width) * cout + cout
+    )
     assert count_parameters(net) == expected
 
 

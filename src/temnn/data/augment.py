@@ -60,8 +60,10 @@ class Augmentation:
     def __post_init__(self) -> None:
         for name in ("brightness", "contrast", "gamma"):
             value = getattr(self, name)
-            ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+            ok = (
+                isinstance(value, (list, tuple))
+                and len(value) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
             )
             if not ok or value[0] > value[1]:
                 raise TemnnError(f"augmentation '{name}' must be a (low, high) pair of numbers, got {value!r}")

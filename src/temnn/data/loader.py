@@ -173,7 +173,9 @@ class ImageSet(Dataset):
     def _check(self, path: Path, image: np.ndarray, label: np.ndarray, sampling: float) -> None:
         c, k = self.input_channels, self.output_channels
         if image.ndim != 3 or image.shape[0] != c:
-            raise TemnnError(f"{path}: 'image' must have shape ({c}, rows, columns) per parameters.json, got {image.shape}")
+            raise TemnnError(
+                f"{path}: 'image' must have shape ({c}, rows, columns) per parameters.json, got {image.shape}"
+            )
         if label.shape != (k,) + image.shape[1:]:
             raise TemnnError(
                 f"{path}: 'label' must have shape ({k}, {image.shape[1]}, {image.shape[2]}) to match the image "
@@ -198,7 +200,8 @@ def check_compatible(train: ImageSet, validation: ImageSet) -> None:
             problems.append(f"{what}: {a} in {train.folder} but {b} in {validation.folder}")
     if problems:
         raise TemnnError(
-            "the training and validation sets do not match: " + "; ".join(problems)
+            "the training and validation sets do not match: "
+            + "; ".join(problems)
             + ". Make both with the same parameters file (`temnn images`)"
         )
 

@@ -102,7 +102,7 @@ def _dct_basis(n: int, keep: int, dtype: torch.dtype, device: str) -> torch.Tens
     return basis.to(dtype=dtype, device=device)
 
 
-def local_standardise(images: torch.Tensor, sigma: float | torch.Tensor, *, eps: float = 1e-4) -> torch.Tensor:
+def local_standardise(images: torch.Tensor, sigma: float | torch.Tensor, *, eps: float = 1e-6) -> torch.Tensor:
     """Locally standardise focal series to zero mean and unit spread (thesis eq. 3.1).
 
     Parameters
@@ -131,7 +131,9 @@ def local_standardise(images: torch.Tensor, sigma: float | torch.Tensor, *, eps:
     if single:
         images = images[None]
     if images.ndim != 4:
-        raise TemnnError(f"local_standardise expects images of shape (batch, channels, rows, columns), got {tuple(images.shape)}")
+        raise TemnnError(
+            f"local_standardise expects images of shape (batch, channels, rows, columns), got {tuple(images.shape)}"
+        )
     if not torch.is_floating_point(images) or images.dtype in (torch.float16, torch.bfloat16):
         images = images.float()
     sigma_t = torch.as_tensor(sigma, dtype=images.dtype, device=images.device).reshape(-1)

@@ -143,7 +143,7 @@ def read_card(stem: str | os.PathLike) -> dict[str, Any]:
     path = Path(f"{stem}.json")
     card = read_json(path)
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise TemnnError(f"{path}: not a temnn model card (no \"format\": \"{CARD_FORMAT}\")")
+        raise TemnnError(f'{path}: not a temnn model card (no "format": "{CARD_FORMAT}")')
     version = card.get("format_version")
     if version != CARD_VERSION:
         raise TemnnError(
@@ -249,7 +249,9 @@ def restore_checkpoint(
     info = card["checkpoint"]
     extra = stem.with_name(info["optimizer_file"]["file"])
     if _sha256(extra) != info["optimizer_file"]["sha256"]:
-        raise TemnnError(f"{extra}: does not match {stem}.json (interrupted save); delete both to resume from an earlier one")
+        raise TemnnError(
+            f"{extra}: does not match {stem}.json (interrupted save); delete both to resume from an earlier one"
+        )
     tensors = safetensors.torch.load_file(str(extra))
     optimizer.load_state_dict(_unflatten_optimizer(tensors, info["optimizer"]))
     torch.set_rng_state(tensors["rng.torch"])
@@ -276,9 +278,10 @@ def find_checkpoints(out: str | os.PathLike) -> dict[int, Path]:
                 epoch = int(stem.name.split("_")[1])
             except (IndexError, ValueError):
                 continue
-            if stem.with_name(stem.name + ".safetensors").is_file() and stem.with_name(
-                stem.name + ".optimizer.safetensors"
-            ).is_file():
+            if (
+                stem.with_name(stem.name + ".safetensors").is_file()
+                and stem.with_name(stem.name + ".optimizer.safetensors").is_file()
+            ):
                 found[epoch] = stem
     return dict(sorted(found.items()))
 
@@ -346,10 +349,8 @@ def _unflatten_optimizer(tensors: Mapping[str, torch.Tensor], meta: Mapping[str,
             state.setdefault(int(pid), {})[name] = value
     for pid, entries in meta["state"].items():
         state.setdefault(int(pid), {}).update(entries)
-    groups = [
-        {k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in meta["param_groups"]
-    ]
-    return {"state": state, "param_groups": groups}
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in meta["param_groups"]]
+    return {"state": dict(sorted(state.items())), "param_groups": groups}
 
 
 def _last_int(key: str) -> int:

@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="output folder (model, checkpoints, history)")
     p.add_argument("--arch", choices=ARCH_NAMES, default="msdnet", help="architecture (default msdnet)")
     p.add_argument(
-        "--filters", type=int, help="msdnet: feature maps per layer (default 1); unet/unetpp: channels of the first block (default 32)"
+        "--filters",
+        type=int,
+        help="msdnet: feature maps per layer (default 1); unet/unetpp: channels of the first block (default 32)",
     )
     p.add_argument("--kernel", type=int, help="convolution kernel side in pixels, odd (msdnet 9, unet/unetpp 5)")
     p.add_argument("--layers", type=int, help="msdnet: number of layers (default 50)")
@@ -60,11 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--block-layers", type=int, help="unet/unetpp: convolution layers per block (default 5)")
     opt = p.add_mutually_exclusive_group()
     opt.add_argument(
-        "--adam", metavar="JSON", help='Adam+AMSGrad options as a JSON object, e.g. \'{"lr": 5e-4}\' (default lr 1e-3)'
+        "--adam", metavar="JSON", help="Adam+AMSGrad options as a JSON object, e.g. '{\"lr\": 5e-4}' (default lr 1e-3)"
     )
     opt.add_argument("--rmsprop", metavar="LR", type=float, help="use RMSprop with this learning rate (e.g. 5e-4)")
     p.add_argument("--regularize", metavar="L2", type=float, default=0.0, help="L2 regularisation factor (default off)")
-    p.add_argument("--restart", metavar="EPOCH", type=int, help="resume from the checkpoint of this epoch (default: latest)")
+    p.add_argument(
+        "--restart", metavar="EPOCH", type=int, help="resume from the checkpoint of this epoch (default: latest)"
+    )
     p.add_argument("--epochsave", metavar="N", type=int, help="also keep the checkpoint of every N-th epoch")
     p.add_argument("--limitdata", metavar="N", type=int, help="use only the first N training structures")
     p.add_argument("--batch-size", type=int, default=8, help="samples per step over all processes (default 8)")

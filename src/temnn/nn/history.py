@@ -48,16 +48,21 @@ def plot_learning_curve(path: str | os.PathLike, history: Sequence[dict[str, Any
     if not history:
         return
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
-    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    fig = Figure(figsize=(9, 3.5))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.25)  # fixed: layout engines cost 0.3 s
     loss_ax, metric_ax = fig.subplots(1, 2)
     for split, style in (("train", "-"), ("val", "--")):
         name = "training" if split == "train" else "validation"
         loss_ax.plot(epochs, [row[f"{split}_loss"] for row in history], style, marker=".", label=name)
         metric_ax.plot(epochs, [row[f"{split}_{metric}"] for row in history], style, marker=".", label=name)
+    name = "pixel F1" if metric == "pixel_f1" else "RMSE"
     loss_ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="loss")
-    metric_ax.set(xlabel="epoch", ylabel="pixel F1" if metric == "pixel_f1" else "RMSE", title=metric.replace("_", " "))
+    metric_ax.set(xlabel="epoch", ylabel=name, title=name)
+    for ax in (loss_ax, metric_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_ax.legend()
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)

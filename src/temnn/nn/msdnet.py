@@ -224,7 +224,9 @@ class _MixedScaleDense(torch.autograd.Function):
             positive = z > 0
             # PReLU backward (same convention as torch: slope gradient where z <= 0).
             grad_z = torch.where(positive, go, go * slope.to(accumulate).view(1, -1, 1, 1))
-            grads[3 * i + 2] = torch.where(positive, 0.0, go * z).sum(dim=(0, 2, 3)).reshape(slope.shape).to(slope.dtype)
+            grads[3 * i + 2] = (
+                torch.where(positive, 0.0, go * z).sum(dim=(0, 2, 3)).reshape(slope.shape).to(slope.dtype)
+            )
             need_input = i > 0 or ctx.needs_input_grad[0]
             padded = F.pad(features[:, :c], (pad,) * 4, mode="reflect")
             grad_padded, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
@@ -243,8 +245,8 @@ class _MixedScaleDense(torch.autograd.Function):
             grads[3 * i] = grad_weight.to(weight.dtype)
             grads[3 * i + 1] = grad_bias.to(bias.dtype)
             if need_input:
-                grad[:, :c] += torch.ops.aten.reflection_pad2d_backward(
-                    grad_padded, features[:, :c], [pad] * 4
-                ).to(accumulate)
+                grad[:, :c] += torch.ops.aten.reflection_pad2d_backward(grad_padded, features[:, :c], [pad] * 4).to(
+                    accumulate
+                )
         grad_x = grad[:, :cin].to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
         return (grad_x, None, *grads)

@@ -54,7 +54,16 @@ __all__ = ["TrainingOptions", "train", "make_optimizer", "train_step", "resolve_
 
 _ADAM_KEYS = ("lr", "betas", "eps", "weight_decay", "amsgrad")
 # Options that must be the same when a run is resumed (the rest may change).
-_RESUME_KEYS = ("arch", "hyperparameters", "optimizer", "optimizer_options", "regularize", "batch_size", "seed", "augmentation", "limitdata")
+_RESUME_KEYS = (
+    "arch",
+    "optimizer",
+    "optimizer_options",
+    "regularize",
+    "batch_size",
+    "seed",
+    "augmentation",
+    "limitdata",
+)
 
 
 @dataclass
@@ -345,10 +354,10 @@ class _Run:
             stem = checkpoints[max(checkpoints)]
         else:
             return
-        saved = read_card(stem)["training"]["options"]
-        current = self.options.to_dict()
-        changed = [k for k in _RESUME_KEYS if k != "hyperparameters" and saved.get(k) != current.get(k)]
-        if saved["hyperparameters"] != self.network.config["hyperparameters"] and saved["arch"] == current["arch"]:
+        saved_card = read_card(stem)
+        saved, current = saved_card["training"]["options"], self.options.to_dict()
+        changed = [k for k in _RESUME_KEYS if saved.get(k) != current.get(k)]
+        if "arch" not in changed and saved_card["architecture"] != self.network.config:
             changed.append("architecture options")
         if changed:
             raise TemnnError(
@@ -391,7 +400,9 @@ class _Run:
     def run(self) -> list[dict[str, Any]]:
         self._resume()
         if self.start >= self.options.epochs:
-            self._log(f"{self.out}: already trained for {self.start} epochs (asked for {self.options.epochs}); nothing to do")
+            self._log(
+                f"{self.out}: already trained for {self.start} epochs (asked for {self.options.epochs}); nothing to do"
+            )
             return self.history
         model: nn.Module = self.network
         if self.procs.distributed:
@@ -401,12 +412,23 @@ class _Run:
         per_process = options.batch_size // procs.world_size
         pin = procs.device.type == "cuda"
         train_loader = make_loader(
-            self.train_set, batch_size=per_process, shuffle=True, seed=options.seed,
-            workers=options.workers, rank=procs.rank, world_size=procs.world_size, pin_memory=pin,
+            self.train_set,
+            batch_size=per_process,
+            shuffle=True,
+            seed=options.seed,
+            workers=options.workers,
+            rank=procs.rank,
+            world_size=procs.world_size,
+            pin_memory=pin,
         )
         val_loader = make_loader(
-            self.val_set, batch_size=per_process, shuffle=False, workers=options.workers,
-            rank=procs.rank, world_size=procs.world_size, pin_memory=pin,
+            self.val_set,
+            batch_size=per_process,
+            shuffle=False,
+            workers=options.workers,
+            rank=procs.rank,
+            world_size=procs.world_size,
+            pin_memory=pin,
         )
         self._log(
             f"{options.arch}: {count_parameters(self.network):,} trainable parameters; "
@@ -448,8 +470,13 @@ class _Run:
             self.best_loss = val_loss
             save_model(self.network, self.out / "best", card)
         save_checkpoint(
-            self.out, epoch, self.network, self.optimizer, card,
-            state={"best_val_loss": self.best_loss}, scaler=self.scaler,
+            self.out,
+            epoch,
+            self.network,
+            self.optimizer,
+            card,
+            state={"best_val_loss": self.best_loss},
+            scaler=self.scaler,
         )
         prune_checkpoints(self.out, epoch, self.options.epochsave)
         write_history(self.out / "history.csv", self.history)
@@ -462,7 +489,10 @@ class _Run:
         total = torch.zeros(2, dtype=torch.float64)
         counts = torch.zeros(3 if self.task.activation != "linear" else 2, dtype=torch.float64)
         bar = tqdm(
-            loader, desc=f"epoch {epoch + 1}/{self.options.epochs}", unit="batch", leave=False,
+            loader,
+            desc=f"epoch {epoch + 1}/{self.options.epochs}",
+            unit="batch",
+            leave=False,
             disable=not (self.options.progress and procs.main),
         )
         for batch_number, batch in enumerate(bar):
@@ -474,8 +504,14 @@ class _Run:
                     self._diverged(epoch, batch_number, float(loss))
 
             loss, batch_counts = train_step(
-                model, self.task, self.optimizer, images, labels,
-                amp_dtype=self.amp_dtype, scaler=self.scaler, on_nonfinite=stop_if_nonfinite,
+                model,
+                self.task,
+                self.optimizer,
+                images,
+                labels,
+                amp_dtype=self.amp_dtype,
+                scaler=self.scaler,
+                on_nonfinite=stop_if_nonfinite,
             )
             total += torch.tensor([float(loss) * len(images), len(images)], dtype=torch.float64)
             counts += batch_counts.cpu()
@@ -491,9 +527,13 @@ class _Run:
         counts = torch.zeros(3 if self.task.activation != "linear" else 2, dtype=torch.float64)
         for batch in loader:
             images, labels = prepare_batch(batch, procs.device, self.parameters.normalizedistance, augment=False)
-            with torch.autocast(procs.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            with torch.autocast(
+                procs.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+            ):
                 logits = model(images)
-            total += torch.tensor([float(self.task.loss(logits, labels)) * len(images), len(images)], dtype=torch.float64)
+            total += torch.tensor(
+                [float(self.task.loss(logits, labels)) * len(images), len(images)], dtype=torch.float64
+            )
             counts += self.task.metric_counts(logits, labels).cpu()
         total, counts = procs.sum(total).cpu(), procs.sum(counts).cpu()
         if total[1] == 0:

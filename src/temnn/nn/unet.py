@@ -96,7 +96,9 @@ class UNet(Network):
             ConvBlock(in_channels if level == 0 else width[level - 1], width[level], **block)
             for level in range(levels + 1)
         )
-        self.up = nn.ModuleList(ConvBlock(width[level] + width[level + 1], width[level], **block) for level in range(levels))
+        self.up = nn.ModuleList(
+            ConvBlock(width[level] + width[level + 1], width[level], **block) for level in range(levels)
+        )
         self.head = nn.Conv2d(width[0], out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
