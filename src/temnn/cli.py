@@ -20,6 +20,7 @@ from .errors import TemnnError
 COMMAND_MODULES = (
     "temnn.structures.command",
     "temnn.simulate.command",
+    "temnn.nn.command",
     "temnn.analysis.track_command",
 )
 
