@@ -32,6 +32,7 @@ _THREAD_VARIABLES = (
     "NUMBA_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
 )
+_CONNECT_TIMEOUT = "30s"  # to reach a Dask scheduler
 _threads_limited = False
 
 
@@ -172,7 +173,7 @@ def _run_dask(task: Callable[[int], Any], indices: list[int], scheduler: str, ba
     from distributed import Client, as_completed
 
     try:
-        client = Client(scheduler, timeout="30s", set_as_default=False)
+        client = Client(scheduler, timeout=_CONNECT_TIMEOUT, set_as_default=False)
     except OSError as err:
         raise TemnnError(
             f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err}); "
@@ -183,7 +184,7 @@ def _run_dask(task: Callable[[int], Any], indices: list[int], scheduler: str, ba
         futures = [client.submit(_run_in_worker, task, index, pure=False) for index in indices]
         position = {future.key: index for future, index in zip(futures, indices)}
         results: dict[int, Any] = {}
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             index = position[future.key]
             if future.status == "error":
                 _raise_for(index, future.exception())
