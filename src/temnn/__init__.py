@@ -39,6 +39,14 @@ _EXPORTS: dict[str, str] = {
     "draw_microscope": "temnn.simulate.draw",
     "MicroscopeParameters": "temnn.simulate.draw",
     "ImageGeometry": "temnn.simulate.geometry",
+    "WaveSettings": "temnn.simulate.waves",
+    "ExitWave": "temnn.simulate.waves",
+    "exit_wave": "temnn.simulate.waves",
+    "Dataset": "temnn.data.dataset",
+    "generate_dataset": "temnn.data.dataset",
+    "load_wave": "temnn.data.dataset",
+    "load_sites": "temnn.data.dataset",
+    "run_samples": "temnn.data.runner",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
