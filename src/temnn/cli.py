@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "temnn.simulate.command",
     "temnn.nn.command",
     "temnn.analysis.track_command",
+    "temnn.analysis.predict_command",
 )
 
 
