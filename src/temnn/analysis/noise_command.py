@@ -1,0 +1,164 @@
+"""``temnn fit-noise``: detector MTF and readout noise from vacuum regions of recorded frames.
+
+Reads the frames of one or more files in order (a dose series when they span a
+range of doses), fits publication II eq. A.1 to the power spectrum of the same
+vacuum window in every frame, fits N0 from the MTF floor C against electrons per
+pixel, and writes to ``--out``:
+
+- ``mtf_fits.csv``: one row per frame (electrons per pixel, c0, c1, c2, c3, C, R², errors);
+- ``noise_fit.json``: the window, the fits, N0 and the suggested parameters-file block;
+- ``mtf_first.png`` and ``mtf_last.png``: raw spectrum with fit and normalised MTF
+  of the first and last frame (publication II figs. A.12, A.13);
+- ``dose_series.png``: c0, c3 and C against electrons per pixel with the N0 fit (figs. 4, 5).
+
+Frames are read from ``.npy`` (one (ni, nj) frame or a (K, ni, nj) stack),
+``.npz`` (the array ``frames``, ``images`` or ``image``, else the only array) and
+``.tif``/``.tiff`` stacks (tifffile). The fit takes a second or two, so a re-run
+simply recomputes; every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TemnnError
+
+__all__ = ["register", "read_frames"]
+
+_NPZ_KEYS = ("frames", "images", "image")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``fit-noise`` subcommand."""
+    p = subparsers.add_parser(
+        "fit-noise",
+        help="fit the detector MTF and readout noise N0 to vacuum regions of frames",
+        description=(
+            "Fit the parametric MTF (c1 - c2)/(1 + (q/c0)^c3) + c2 (publication II eq. A.1, q in units of "
+            "Nyquist) to the azimuthally averaged power spectrum of a vacuum window of every frame, and "
+            "N0 from C = (N_D·C_det + N0)/(N_D + N0) over the frames' electrons per pixel N_D. Prints a "
+            "parameters-file block (mtf_c0, mtf_c3, mtf_floor, readout) for simulations of this detector."
+        ),
+        epilog="Window corners index the arrays as [i, j] (temnn's [x, y]); frames are read in the order given.",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILES",
+                   help="frames: .npy/.npz/.tif/.tiff, each one (ni, nj) frame or a (K, ni, nj) stack")
+    p.add_argument("--window", type=int, nargs=3, metavar=("X", "Y", "SIZE"),
+                   help="vacuum window: corner (X, Y) and side SIZE [pixels]; default: the flattest region")
+    p.add_argument("--size", type=int, default=None, metavar="PIXELS",
+                   help="side of the automatically found window [pixels] (default: 512, 256, … fitting in half the frame)")
+    p.add_argument("--sampling", type=float, default=None, metavar="Å",
+                   help="pixel size [Å/pixel]; adds the dose in e⁻/Å² to the table")
+    p.add_argument("--conversion", type=float, default=1.0, metavar="COUNTS_PER_ELECTRON",
+                   help="detector counts per electron (default 1): N_D = mean counts / conversion [electrons/pixel]")
+    p.add_argument("--electrons", type=float, nargs="+", default=None, metavar="N",
+                   help="electrons per pixel of every frame, instead of mean counts / conversion")
+    p.add_argument("--taper", choices=("tukey", "hann", "none"), default="tukey",
+                   help="window function before the FFT (default tukey: 25 %% cosine edges)")
+    p.add_argument("--min-r2", type=float, default=0.98, metavar="R2",
+                   help="R² from which a frame's fit counts as good for the suggested ranges (default 0.98)")
+    p.add_argument("--out", type=Path, default=Path("fit-noise"), metavar="DIR",
+                   help="output folder (default ./fit-noise)")
+    p.set_defaults(func=_run)
+
+
+def read_frames(paths: list[Path]) -> np.ndarray:
+    """All frames of ``paths`` in order as one float64 (K, ni, nj) stack [counts].
+
+    Parameters
+    ----------
+    paths : list of path
+        ``.npy``, ``.npz`` or ``.tif``/``.tiff`` files of one frame or a stack each.
+
+    Raises
+    ------
+    TemnnError
+        A file is missing, of an unknown type, or its frames differ in shape.
+    """
+    frames: list[np.ndarray] = []
+    for path in paths:
+        array = _read(path)
+        if array.ndim == 2:
+            array = array[None]
+        if array.ndim != 3:
+            raise TemnnError(f"{path}: expected one (ni, nj) frame or a (K, ni, nj) stack, got shape {array.shape}")
+        if frames and array.shape[1:] != frames[0].shape[1:]:
+            raise TemnnError(f"{path}: frames of {array.shape[1:]} pixels, but earlier files have {frames[0].shape[1:]}")
+        frames.append(np.asarray(array, dtype=np.float64))
+    return np.concatenate(frames)
+
+
+def _read(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise TemnnError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            keys = [k for k in _NPZ_KEYS if k in f.files] or (f.files if len(f.files) == 1 else [])
+            if not keys:
+                raise TemnnError(f"{path}: expected an array named one of {_NPZ_KEYS} (or a single array), found {f.files}")
+            return f[keys[0]]
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.imread(path)
+    raise TemnnError(f"{path}: unknown file type {suffix!r}; give .npy, .npz, .tif or .tiff frames")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .._io import write_json
+    from .noise import fit_dose_series, plot_dose_series, plot_mtf_fit
+    from .tables import write_csv
+
+    frames = read_frames(args.files)
+    corner, size = (None, args.size) if args.window is None else ((args.window[0], args.window[1]), args.window[2])
+    series = fit_dose_series(
+        frames,
+        corner=corner,
+        size=size,
+        electrons=args.electrons,
+        conversion=args.conversion,
+        sampling=args.sampling,
+        taper=None if args.taper == "none" else args.taper,
+        min_r2=args.min_r2,
+    )
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    rows = series.rows()
+    write_csv(rows, out / "mtf_fits.csv")
+    plot_mtf_fit(series.fits[0], title="first frame", path=out / "mtf_first.png")
+    if len(series.fits) > 1:
+        plot_mtf_fit(series.fits[-1], title="last frame", path=out / "mtf_last.png")
+        plot_dose_series(series, path=out / "dose_series.png")
+    suggested = series.suggested_parameters()
+    readout = series.readout
+    write_json(out / "noise_fit.json", {
+        "files": [str(f) for f in args.files],
+        "window": {"corner": list(series.corner), "size": series.size},
+        "conversion_counts_per_electron": args.conversion,
+        "readout_fit": None if readout is None else {
+            "readout_electrons_per_pixel": readout.readout,
+            "detector_floor": readout.detector_floor,
+            "stderr": readout.stderr,
+            "r2": readout.r2,
+        },
+        "frames": rows,
+        "suggested_parameters": suggested,
+    })
+    print(f"{len(rows)} frame(s), vacuum window corner {series.corner}, size {series.size} pixels; "
+          f"{int(series.good.sum())} fit(s) with R² ≥ {args.min_r2:g}")
+    if readout is None:
+        print("readout N0: not fitted (needs frames at three or more doses)")
+    else:
+        print(f"readout N0 = {readout.readout:.4g} ± {readout.stderr['readout']:.2g} electrons/pixel, "
+              f"detector floor C = {readout.detector_floor:.3g} ± {readout.stderr['detector_floor']:.2g} (R² = {readout.r2:.3f})")
+    print("suggested parameters-file entries:")
+    print(json.dumps(suggested, indent=2))
+    print(f"written: {out}/mtf_fits.csv, noise_fit.json and plots")
+    return 0
