@@ -3,8 +3,10 @@
 A binary segmentation (a thresholded probability map) is split into one region per
 particle by a watershed on its distance map (thesis section 3.5, fig. 3.10):
 the distance map peaks at the centre of each particle, those peaks (at least a
-minimum separation apart) seed the watershed, and touching or overlapping
-particles come apart along the neck between them. Regions smaller than the square
+minimum separation apart, and at least a quarter pixel above the saddle towards a
+higher peak, so that the nearly flat ridge along the neck of two touching particles
+does not seed a third) seed the watershed, and touching or overlapping particles
+come apart along the neck between them. Regions smaller than the square
 of the minimum separation are removed as noise (thesis section 6.1).
 
 Label images index (x, y) like the images: ``labels[ix, iy]``; 0 is background.
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import regionprops
+from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from ..errors import TemnnError
@@ -128,7 +131,10 @@ def label_instances(prob: np.ndarray, min_separation: float, sampling: float, *,
         if np.count_nonzero(region) < separation**2:
             continue
         distance = ndi.distance_transform_edt(region)
-        markers, _, _ = regional_maxima(distance, min_distance=separation, mask=region)
+        # Seeds rise at least a quarter pixel above the saddle towards a higher maximum (h-maxima):
+        # the nearly flat ridge along the neck of two touching particles otherwise seeds a third.
+        seeds = region & h_maxima(distance, 0.25).astype(bool)
+        markers, _, _ = regional_maxima(distance, min_distance=separation, mask=seeds)
         parts = watershed(-distance, markers, connectivity=2, mask=region)
         keep = np.bincount(parts.ravel()) >= separation**2  # particles smaller than min_separation² go
         keep[0] = False
