@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from scipy import ndimage as ndi
 
 from temnn._io import read_json
 from temnn.analysis import track_command
@@ -92,6 +93,25 @@ def test_track_moving_discs_labels_csv_and_plots(tmp_path, capsys):
             assert np.isnan(displacement) or displacement < 1e-9
 
 
+def test_touching_particles_with_a_smooth_neck_split_in_two(tmp_path, capsys):
+    """Two particles touching through a smooth neck (as real ones do) give two ids, not a third on the neck."""
+    frames, lobes = [], []
+    for angle in np.radians([0, 20, 45]):
+        u = (X - 60) * np.cos(angle) + (Y - 40) * np.sin(angle)
+        v = -(X - 60) * np.sin(angle) + (Y - 40) * np.cos(angle)
+        pair = (np.hypot(u + 12, v) < 11) | (np.hypot(u - 12, v) < 11.5)
+        frames.append(ndi.gaussian_filter(pair.astype(float), 4) > 0.5)
+        lobes.append([(round(60 + s * 12 * np.cos(angle)), round(40 + s * 12 * np.sin(angle))) for s in (-1, 1)])
+    np.save(tmp_path / "pair.npy", np.array(frames))
+    code, _, err = run(capsys, "track", tmp_path / "pair.npy", "--min-separation", 0.3, "--sampling", SAMPLING,
+                       "--quiet")
+    assert code == 0, err
+    labels, _ = read_label_tiff(tmp_path / "pair_track" / "labels.tif")
+    for frame, centres in zip(labels, lobes):
+        assert set(np.unique(frame)) == {0, 1, 2}
+        assert sorted(int(frame[c]) for c in centres) == [1, 2]
+
+
 def test_track_rerun_skips_and_changed_options_redo(tmp_path, capsys):
     stack, _ = moving_discs(3)
     np.save(tmp_path / "mask.npy", stack)
@@ -126,6 +146,30 @@ def test_track_reads_calibrated_tiff_channel_and_writes_npz(tmp_path, capsys):
     assert labels.shape == stack.shape and set(np.unique(labels)) == {0, 1, 2, 3}
     first = read_csv(tmp_path / "o" / "properties.csv")[0]
     assert float(first["area_nm2"]) == pytest.approx(np.count_nonzero(truth[0][0]) * sampling_nm**2)
+
+
+def test_track_reads_a_folder_of_predictions(tmp_path, capsys):
+    """One file per frame, as temnn predict writes them: NNNNN.tif, (K, y, x) calibrated in nm by RosettaSciIO."""
+    from rsciio.tiff import file_writer
+
+    stack, truth = moving_discs(3)
+    folder = tmp_path / "predictions" / "sequence"
+    folder.mkdir(parents=True)
+    nm = 0.04  # [nm/pixel]
+    for t, mask in enumerate(stack):
+        prediction = np.stack([mask, 1 - mask])  # (K, x, y): particles, background
+        axes = [{"name": "channel", "size": 2, "scale": 1.0, "offset": 0.0, "units": None, "navigate": True},
+                {"name": "y", "size": mask.shape[1], "scale": nm, "offset": 0.0, "units": "nm", "navigate": False},
+                {"name": "x", "size": mask.shape[0], "scale": nm, "offset": 0.0, "units": "nm", "navigate": False}]
+        file_writer(str(folder / f"{t:05d}.tif"), {"data": np.ascontiguousarray(prediction.transpose(0, 2, 1)),
+                                                   "axes": axes, "metadata": {}})
+    code, _, err = run(capsys, "track", folder, "--min-separation", 0.5, "--channel", 0, "--quiet")
+    assert code == 0, err
+    rows = read_csv(tmp_path / "predictions" / "sequence_track" / "properties.csv")
+    assert {int(r["frame"]) for r in rows} == {0, 1, 2} and {int(r["id"]) for r in rows} == {1, 2, 3}
+    mover = next(r for r in rows if int(r["frame"]) == 2 and float(r["com_y_nm"]) < 1.0)
+    assert float(mover["area_nm2"]) == pytest.approx(np.count_nonzero(truth[2][0]) * nm**2)
+    assert float(mover["com_x_nm"]) == pytest.approx(26 * nm)
 
 
 def test_track_empty_frame_and_single_frame(tmp_path, capsys):

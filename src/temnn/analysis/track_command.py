@@ -48,9 +48,10 @@ from .._io import atomic_path, read_json, save_npz, write_json
 from ..errors import TemnnError
 from ._arrays import positive_sampling
 
-__all__ = ["register", "track_file", "fft_track_file"]
+__all__ = ["register", "track_file", "fft_track_file", "id_colour"]
 
 _UINT16_MAX_ID = int(np.iinfo(np.uint16).max)
+_ID_COLOURS = 9  # colours that particle ids cycle through in the plots
 _ANGSTROM_PER_UNIT = {"pm": 0.01, "Å": 1.0, "A": 1.0, "angstrom": 1.0, "nm": 10.0, "micron": 1e4, "µm": 1e4,
                       "um": 1e4}
 _SECONDS_PER_UNIT = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0}
@@ -77,6 +78,7 @@ class _Stack:
     frame_interval: float | None  # [s]
     _frame: Callable[[int], np.ndarray]
     _frames: Callable[[], Iterator[np.ndarray]] | None = None  # a faster pass over all frames
+    sources: list[Path] | None = None  # the files read (default: ``path``)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -95,11 +97,14 @@ def _open_stack(path: str | os.PathLike, role: str, *, channel: int | None = Non
                 sampling: float | None = None) -> _Stack:
     """Open a stack for lazy reading: .npy, .npz, TIFF, or a microscope file via temnn's reader.
 
-    TIFF files are read here rather than by :mod:`temnn.analysis.io`: RosettaSciIO reads
+    A folder holds one file per frame, as ``temnn predict`` writes them (``NNNNN.npz`` or
+    ``NNNNN.tif``). TIFF files are read here rather than by :mod:`temnn.analysis.io`: RosettaSciIO reads
     a TIFF stack whole and ignores ImageJ length units other than microns, while label
     and probability stacks are ImageJ TIFFs in nm read page by page.
     """
     path = Path(path)
+    if path.is_dir():
+        return _folder_stack(path, role, channel)
     if not path.is_file():
         raise TemnnError(f"{role} {path}: file not found")
     suffix = path.suffix.lower()
@@ -196,6 +201,57 @@ def _tiff_stack(path: Path, role: str, channel: int | None) -> _Stack:
                 yield tif.asarray(key=page(t), series=0).T
 
     return _Stack(path, role, (frames, shape[-1], shape[-2]), sampling, interval, frame, all_frames)
+
+
+def _folder_stack(folder: Path, role: str, channel: int | None) -> _Stack:
+    """The per-frame files of ``temnn predict`` (``NNNNN.npz``, else ``NNNNN.tif``) as one stack.
+
+    Each file holds one frame's (K, x, y) prediction (TIFF: (K, y, x)); the calibration
+    comes from ``prediction.json`` when present, else from the first file.
+    """
+    import tifffile
+
+    numbered = [p for p in folder.iterdir() if p.stem.isdigit() and p.suffix.lower() in (".npz", ".tif", ".tiff")]
+    npz = [p for p in numbered if p.suffix == ".npz"]
+    files = sorted(npz or numbered, key=lambda p: int(p.stem))
+    if not files:
+        raise TemnnError(f"{role} {folder}: a folder must hold one file per frame named NNNNN.npz or NNNNN.tif "
+                         "(as temnn predict writes them); none found")
+
+    def read(path: Path) -> np.ndarray:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                names = [n for n in data.files if n not in ("sampling", "frame", "frame_interval")]
+                array = data["prediction"] if "prediction" in names else data[names[0]]
+        else:
+            array = np.swapaxes(tifffile.imread(path), -1, -2)
+        if array.ndim == 3:
+            array = array[_channel_index(path, role, array.shape[0], channel)]
+        if array.ndim != 2:
+            raise TemnnError(f"{role} {path}: expected one frame (K, x, y) or (x, y), got shape {array.shape}")
+        return array
+
+    first = read(files[0])
+
+    def frame(t: int) -> np.ndarray:
+        array = read(files[t])
+        if array.shape != first.shape:
+            raise TemnnError(f"{role} {files[t]}: frame of shape {array.shape}, but the first frame is "
+                             f"{first.shape}; all frames of a sequence must have one shape")
+        return array
+
+    if files[0].suffix == ".npz":
+        with np.load(files[0], allow_pickle=False) as data:
+            sampling = float(data["sampling"]) if "sampling" in data.files else None
+            interval = None
+    else:
+        with tifffile.TiffFile(files[0]) as tif:
+            sampling, interval = _tiff_calibration(tif)
+    if (folder / "prediction.json").is_file():
+        record = read_json(folder / "prediction.json")
+        sampling = record.get("sampling_angstrom") or sampling
+        interval = (record.get("acquisition") or {}).get("frame_interval") or interval
+    return _Stack(folder, role, (len(files), *first.shape), sampling, interval, frame, sources=files)
 
 
 def _tiff_calibration(tif: Any) -> tuple[float | None, float | None]:
@@ -304,10 +360,13 @@ def _progress(frames: _Stack, desc: str, enabled: bool) -> Iterator[np.ndarray]:
 # ----------------------------------------------------------------------------------------- re-runs
 
 
-def _settings(inputs: Sequence[Path], **arguments: Any) -> dict[str, Any]:
-    """What a finished run depends on: the inputs' identity and the arguments."""
-    files = [{"path": str(p.resolve()), "bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns}
-             for p in inputs]
+def _settings(inputs: Sequence[_Stack], **arguments: Any) -> dict[str, Any]:
+    """What a finished run depends on: the input files' identity and the arguments."""
+    files = []
+    for stack in inputs:
+        stats = [p.stat() for p in (stack.sources or [stack.path])]
+        files.append({"path": str(stack.path.resolve()), "files": len(stats),
+                      "bytes": sum(st.st_size for st in stats), "mtime_ns": max(st.st_mtime_ns for st in stats)})
     return {"inputs": files, **{k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()}}
 
 
@@ -344,8 +403,9 @@ def track_file(
     ----------
     path
         Stack of (T, nx, ny) probability maps [0-1] or binary masks: ``.npy``
-        (memory-mapped), ``.npz``, TIFF (pages (y, x), e.g. from ``temnn predict``), or a
-        microscope file readable by :mod:`temnn.analysis.io`.
+        (memory-mapped), ``.npz``, TIFF (pages (y, x)), a folder of per-frame
+        predictions (``NNNNN.npz`` or ``NNNNN.tif``, as ``temnn predict`` writes them), or
+        a microscope file readable by :mod:`temnn.analysis.io`.
     min_separation
         Smallest distance between particle centres [nm]; its square is the smallest
         particle area kept [nm²].
@@ -364,7 +424,8 @@ def track_file(
     n_ids
         Number of particles drawn by default.
     channel
-        Channel of a (T, C, nx, ny) stack (e.g. the particle class of a softmax output).
+        Channel of a (T, C, nx, ny) stack or of (C, nx, ny) per-frame predictions (the
+        particle class of a softmax output).
     out
         Output folder; default: ``<stack name>_track`` beside the stack.
     fmt
@@ -396,10 +457,11 @@ def track_file(
     if int(n_ids) < 1:
         raise TemnnError(f"--n-ids: expected a positive number of particles, got {n_ids}")
     fmt = _check_format(fmt)
-    out = Path(out) if out is not None else stack.path.with_name(stack.path.stem + "_track")
+    stem = stack.path.name if stack.path.is_dir() else stack.path.stem
+    out = Path(out) if out is not None else stack.path.with_name(stem + "_track")
     files = {"labels": out / f"labels.{fmt}", "properties": out / "properties.csv", "area_plot": out / "area.png",
              "frames_plot": out / "frames.png"}
-    settings = _settings([stack.path], command="track", min_separation_nm=float(min_separation),
+    settings = _settings([stack], command="track", min_separation_nm=float(min_separation),
                          sampling_angstrom=sampling, threshold=float(threshold), overlap=float(overlap),
                          frame_interval_s=frame_interval, ids=None if ids is None else [int(i) for i in ids],
                          n_ids=int(n_ids), channel=channel, format=fmt)
@@ -467,39 +529,56 @@ def _plot_ids(rows: Sequence[dict[str, float]], ids: Sequence[int] | None, n_ids
 
 
 def _plot_areas(rows: Sequence[dict[str, float]], ids: list[int], path: Path) -> None:
+    """Area against time of the chosen ids, in their frames.png colours (thesis fig. 6.6)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    from .plotting import save_figure
     from .tracking import plot_property
 
     ax = plot_property(rows, name="area_nm2", ids=ids)
-    for line in ax.lines:  # the particles' colours in frames.png
-        line.set_color(_id_colour(int(str(line.get_label()).split()[-1])))
+    for line in ax.lines:  # colour as in frames.png; ids a colour cycle apart differ in line style
+        track_id = int(str(line.get_label()).split()[-1])
+        line.set_color(id_colour(track_id))
+        line.set_linestyle(("-", "--", ":", "-.")[(track_id - 1) // _ID_COLOURS % 4])
     if ax.lines:
-        ax.legend(fontsize="small")
-    ax.set_title("particle area (thesis fig. 6.6)")
-    from .plotting import save_figure
-
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if ax.get_xlabel() == "frame":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("particle area")
     save_figure(ax.figure, path)
     plt.close(ax.figure)
 
 
-def _id_colour(track_id: int) -> tuple[float, float, float]:
-    """The colour of a track id in every plot (tab10, cycling)."""
+def id_colour(track_id: int) -> tuple[float, float, float]:
+    """The colour of a particle in the plots of ``temnn track``: tab10 without its grey, cycling.
+
+    Parameters
+    ----------
+    track_id
+        The particle's track id (≥ 1).
+
+    Returns
+    -------
+    tuple of float
+        (red, green, blue) [0-1].
+    """
     from matplotlib import colormaps
 
-    return colormaps["tab10"].colors[(int(track_id) - 1) % 10]
+    colours = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]  # grey is lost on grey images
+    return colours[(int(track_id) - 1) % _ID_COLOURS]
 
 
 def _id_colour_map() -> Any:
-    """Colour map of :func:`_id_colours` images: transparent background, then the tab10 id colours."""
+    """Colour map of :func:`_id_colours` images: transparent background, then the id colours."""
     from matplotlib.colors import ListedColormap
 
-    return ListedColormap([(0, 0, 0, 0)] + [_id_colour(i) for i in range(1, 11)])
+    return ListedColormap([(0, 0, 0, 0)] + [id_colour(i) for i in range(1, _ID_COLOURS + 1)])
 
 
 def _id_colours(labels: np.ndarray) -> np.ndarray:
-    """Colour index per pixel: 0 for background, 1…10 cycling with the id (stable across frames)."""
-    return np.where(labels > 0, (labels.astype(np.int64) - 1) % 10 + 1, 0)
+    """Colour index per pixel: 0 for background, 1…9 cycling with the id (stable across frames)."""
+    return np.where(labels > 0, (labels.astype(np.int64) - 1) % _ID_COLOURS + 1, 0)
 
 
 def _plot_frames(stack: _Stack, labels: _Stack, rows: Sequence[dict[str, float]], sampling: float,
@@ -515,8 +594,8 @@ def _plot_frames(stack: _Stack, labels: _Stack, rows: Sequence[dict[str, float]]
     fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 4.3), squeeze=False)
     for ax, t in zip(axes[0], shown):
         show_image(ax, stack.frame(t), sampling=sampling, title=f"frame {t}")
-        ax.imshow(_id_colours(labels.frame(t)).T, origin="lower", cmap=_id_colour_map(), vmin=-0.5, vmax=10.5,
-                  alpha=0.55, interpolation="nearest")
+        ax.imshow(_id_colours(labels.frame(t)).T, origin="lower", cmap=_id_colour_map(), vmin=-0.5,
+                  vmax=_ID_COLOURS + 0.5, alpha=0.55, interpolation="nearest")
         for row in rows:
             if int(row["frame"]) == t:
                 ax.text(row["com_x_nm"] * 10 / sampling, row["com_y_nm"] * 10 / sampling, str(int(row["id"])),
@@ -626,7 +705,7 @@ def fft_track_file(
     name = f"id{track_id}"
     files = {"spectra": out / f"spectra_{name}.{fmt}", "peaks": out / f"fourier_peaks_{name}.csv",
              "peaks_plot": out / f"fourier_peaks_{name}.png", "spectra_plot": out / f"spectra_{name}.png"}
-    settings = _settings([image_stack.path, label_stack.path], command="fft-track", id=track_id,
+    settings = _settings([image_stack, label_stack], command="fft-track", id=track_id,
                          sampling_angstrom=sampling, peaks=None if peaks is None else [list(p) for p in peaks],
                          n_peaks=int(n_peaks), window=window, sigma=float(sigma), size=size,
                          frame_interval_s=frame_interval, channel=channel, format=fmt)
@@ -736,11 +815,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "area.png and frames.png into OUT. Frames are read and written one at a time."
         ),
     )
-    p.add_argument("stack", metavar="STACK", help="probability-map or mask stack: .npy, .npz, .tif (temnn predict)")
+    p.add_argument("stack", metavar="STACK",
+                   help="probability-map or mask stack: .npy, .npz, .tif, or the folder of temnn predict's frames")
     p.add_argument("--min-separation", metavar="NM", type=float, required=True,
                    help="smallest distance between particle centres [nm]; its square is the smallest area kept [nm²]")
     _common_options(p)
-    p.add_argument("--threshold", metavar="P", type=float, default=0.5, help="particle where the map ≥ this (default 0.5)")
+    p.add_argument("--threshold", metavar="P", type=float, default=0.5,
+                   help="particle where the map ≥ this (default 0.5)")
     p.add_argument("--overlap", metavar="FRACTION", type=float, default=0.5,
                    help="smallest overlap |A∩B|/min(|A|,|B|) that keeps an id between frames (default 0.5)")
     p.add_argument("--ids", metavar="ID", type=int, nargs="+", help="ids drawn in area.png (default: --n-ids)")
@@ -761,11 +842,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("images", metavar="IMAGES", help="image stack: .npy, .npz, .tif or a microscope file")
-    p.add_argument("labels", metavar="LABELS", help="tracked label stack of the same frames (labels.tif of temnn track)")
+    p.add_argument("labels", metavar="LABELS",
+                   help="tracked label stack of the same frames (labels.tif of temnn track)")
     p.add_argument("--id", dest="track_id", metavar="N", type=int, required=True, help="the particle's track id")
     p.add_argument("--peaks", metavar="Q", type=float, nargs="+",
                    help="starting peaks as pairs QX QY [1/Å] (default: the --n-peaks strongest in the first frame)")
-    p.add_argument("--n-peaks", metavar="K", type=int, default=2, help="peaks followed when --peaks is not given (default 2)")
+    p.add_argument("--n-peaks", metavar="K", type=int, default=2,
+                   help="peaks followed when --peaks is not given (default 2)")
     p.add_argument("--window", metavar="PIXELS", type=int,
                    help="side of the square around each peak [spectrum pixels] (default 30, or crop/8 if smaller)")
     p.add_argument("--sigma", metavar="PIXELS", type=float, default=2.0,
@@ -777,10 +860,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sampling", metavar="Å", type=float, help="pixel size [Å/pixel] (default: the file's calibration)")
+    p.add_argument("--sampling", metavar="Å", type=float,
+                   help="pixel size [Å/pixel] (default: the file's calibration)")
     p.add_argument("--frame-interval", metavar="S", type=float,
                    help="time between frames [s] (default: the file's; else tables use frame numbers)")
-    p.add_argument("--channel", metavar="C", type=int, help="channel of a (T, C, x, y) stack")
+    p.add_argument("--channel", metavar="C", type=int,
+                   help="channel of a (T, C, x, y) stack or of per-frame (C, x, y) predictions (a softmax Mask "
+                        "model: 0 = particles, the last = background)")
     p.add_argument("--format", choices=("tif", "npz"), default="tif", help="output stack format (default tif)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
