@@ -18,11 +18,13 @@ from . import __version__
 from .errors import TemnnError
 
 COMMAND_MODULES = (
+    "temnn.demo",
     "temnn.structures.command",
     "temnn.simulate.command",
     "temnn.nn.command",
     "temnn.analysis.track_command",
     "temnn.analysis.predict_command",
+    "temnn.analysis.noise_command",
 )
 
 
