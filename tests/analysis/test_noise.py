@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -151,10 +152,11 @@ def test_readout_fit_inverts_the_floor_relation(c_det: float, n0: float) -> None
 def test_fit_noise_command(tmp_path, capsys) -> None:
     electrons = np.array([0.1, 0.5, 2.0, 10.0])
     frames = _vacuum(electrons, (0.3, 3.0, 0.1), size=128, readout=0.1) * 2.0
-    np.save(tmp_path / "series.npy", frames[:2])
-    np.savez(tmp_path / "more.npz", frames=frames[2:])
+    np.savez(tmp_path / "series.npz", frames=frames[:2])
+    # A microscope file (read by temnn.analysis.io): TIFF rows are y, so store the transpose.
+    tifffile.imwrite(tmp_path / "more.tif", frames[2:].transpose(0, 2, 1).astype(np.float32))
     out = tmp_path / "fit"
-    status = main(["fit-noise", str(tmp_path / "series.npy"), str(tmp_path / "more.npz"),
+    status = main(["fit-noise", str(tmp_path / "series.npz"), str(tmp_path / "more.tif"),
                    "--window", "0", "0", "128", "--conversion", "2", "--sampling", "0.1", "--out", str(out)])
     assert status == 0
     for name in ("mtf_fits.csv", "noise_fit.json", "mtf_first.png", "mtf_last.png", "dose_series.png"):

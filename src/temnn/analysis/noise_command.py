@@ -11,10 +11,12 @@ pixel, and writes to ``--out``:
   of the first and last frame (publication II figs. A.12, A.13);
 - ``dose_series.png``: c0, c3 and C against electrons per pixel with the N0 fit (figs. 4, 5).
 
-Frames are read from ``.npy`` (one (ni, nj) frame or a (K, ni, nj) stack),
-``.npz`` (the array ``frames``, ``images`` or ``image``, else the only array) and
-``.tif``/``.tiff`` stacks (tifffile). The fit takes a second or two, so a re-run
-simply recomputes; every file is written atomically.
+Frames are read from microscope files through :mod:`temnn.analysis.io` (dm3,
+dm4, tif, emd, …: frames in temnn's (x, y) order, the pixel size and the
+counts-per-electron factor from the metadata when recorded), and from ``.npy``
+(one frame or a (K, nx, ny) stack) and ``.npz`` (the array ``frames``,
+``images`` or ``image``, else the only array). The fit takes seconds, so a
+re-run simply recomputes; every file is written atomically.
 """
 
 from __future__ import annotations
@@ -43,18 +45,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "N0 from C = (N_D·C_det + N0)/(N_D + N0) over the frames' electrons per pixel N_D. Prints a "
             "parameters-file block (mtf_c0, mtf_c3, mtf_floor, readout) for simulations of this detector."
         ),
-        epilog="Window corners index the arrays as [i, j] (temnn's [x, y]); frames are read in the order given.",
+        epilog="Window corners are pixel indices (x, y) in temnn's [ix, iy] order (a .npy/.npz array is "
+               "indexed as stored); frames are read in the order given.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILES",
-                   help="frames: .npy/.npz/.tif/.tiff, each one (ni, nj) frame or a (K, ni, nj) stack")
+                   help="frames: microscope files (dm3, dm4, tif, emd, …) or .npy/.npz arrays, one frame or a stack each")
     p.add_argument("--window", type=int, nargs=3, metavar=("X", "Y", "SIZE"),
                    help="vacuum window: corner (X, Y) and side SIZE [pixels]; default: the flattest region")
     p.add_argument("--size", type=int, default=None, metavar="PIXELS",
                    help="side of the automatically found window [pixels] (default: 512, 256, … fitting in half the frame)")
     p.add_argument("--sampling", type=float, default=None, metavar="Å",
-                   help="pixel size [Å/pixel]; adds the dose in e⁻/Å² to the table")
-    p.add_argument("--conversion", type=float, default=1.0, metavar="COUNTS_PER_ELECTRON",
-                   help="detector counts per electron (default 1): N_D = mean counts / conversion [electrons/pixel]")
+                   help="pixel size [Å/pixel] (default: the files' calibration); adds the dose in e⁻/Å² to the table")
+    p.add_argument("--conversion", type=float, default=None, metavar="COUNTS_PER_ELECTRON",
+                   help="detector counts per electron: N_D = mean counts / conversion [electrons/pixel] "
+                        "(default: the value recorded in the file, else 1)")
     p.add_argument("--electrons", type=float, nargs="+", default=None, metavar="N",
                    help="electrons per pixel of every frame, instead of mean counts / conversion")
     p.add_argument("--taper", choices=("tukey", "hann", "none"), default="tukey",
@@ -66,49 +70,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def read_frames(paths: list[Path]) -> np.ndarray:
-    """All frames of ``paths`` in order as one float64 (K, ni, nj) stack [counts].
+def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np.ndarray, float | None, float | None]:
+    """All frames of ``paths`` in order as one float64 (K, nx, ny) stack [counts].
 
     Parameters
     ----------
     paths : list of path
-        ``.npy``, ``.npz`` or ``.tif``/``.tiff`` files of one frame or a stack each.
+        ``.npy``/``.npz`` arrays (indexed ``[ix, iy]`` as stored) or microscope files
+        read by :func:`temnn.analysis.io.read_microscope_file` (dm3, dm4, tif, emd, …),
+        one frame or a stack each.
+    sampling : float, optional
+        Pixel size [Å/pixel] that overrides the files' calibration.
+
+    Returns
+    -------
+    frames : numpy.ndarray, shape (K, nx, ny)
+    sampling : float or None
+        ``sampling``, else the calibration of the first microscope file that has one [Å/pixel].
+    conversion : float or None
+        Counts per electron recorded in the first microscope file that has it.
 
     Raises
     ------
     TemnnError
         A file is missing, of an unknown type, or its frames differ in shape.
     """
+    from .io import read_microscope_file
+
     frames: list[np.ndarray] = []
+    conversion = None
     for path in paths:
-        array = _read(path)
+        if path.suffix.lower() in (".npy", ".npz"):
+            array = _read_array(path)
+        else:
+            file = read_microscope_file(path, sampling=sampling)
+            array = np.stack([file.frame(i) for i in range(len(file))])
+            sampling = sampling if sampling is not None else file.sampling
+            conversion = conversion if conversion is not None else file.acquisition.conversion_factor
         if array.ndim == 2:
             array = array[None]
         if array.ndim != 3:
-            raise TemnnError(f"{path}: expected one (ni, nj) frame or a (K, ni, nj) stack, got shape {array.shape}")
+            raise TemnnError(f"{path}: expected one (nx, ny) frame or a (K, nx, ny) stack, got shape {array.shape}")
         if frames and array.shape[1:] != frames[0].shape[1:]:
             raise TemnnError(f"{path}: frames of {array.shape[1:]} pixels, but earlier files have {frames[0].shape[1:]}")
         frames.append(np.asarray(array, dtype=np.float64))
-    return np.concatenate(frames)
+    return np.concatenate(frames), sampling, conversion
 
 
-def _read(path: Path) -> np.ndarray:
+def _read_array(path: Path) -> np.ndarray:
     if not path.exists():
         raise TemnnError(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
+    if path.suffix.lower() == ".npy":
         return np.load(path, allow_pickle=False)
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            keys = [k for k in _NPZ_KEYS if k in f.files] or (f.files if len(f.files) == 1 else [])
-            if not keys:
-                raise TemnnError(f"{path}: expected an array named one of {_NPZ_KEYS} (or a single array), found {f.files}")
-            return f[keys[0]]
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-
-        return tifffile.imread(path)
-    raise TemnnError(f"{path}: unknown file type {suffix!r}; give .npy, .npz, .tif or .tiff frames")
+    with np.load(path, allow_pickle=False) as f:
+        keys = [k for k in _NPZ_KEYS if k in f.files] or (f.files if len(f.files) == 1 else [])
+        if not keys:
+            raise TemnnError(f"{path}: expected an array named one of {_NPZ_KEYS} (or a single array), found {f.files}")
+        return f[keys[0]]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -116,15 +134,16 @@ def _run(args: argparse.Namespace) -> int:
     from .noise import fit_dose_series, plot_dose_series, plot_mtf_fit
     from .tables import write_csv
 
-    frames = read_frames(args.files)
+    frames, sampling, recorded = read_frames(args.files, sampling=args.sampling)
+    conversion = args.conversion if args.conversion is not None else (recorded or 1.0)
     corner, size = (None, args.size) if args.window is None else ((args.window[0], args.window[1]), args.window[2])
     series = fit_dose_series(
         frames,
         corner=corner,
         size=size,
         electrons=args.electrons,
-        conversion=args.conversion,
-        sampling=args.sampling,
+        conversion=conversion,
+        sampling=sampling,
         taper=None if args.taper == "none" else args.taper,
         min_r2=args.min_r2,
     )
@@ -141,7 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     write_json(out / "noise_fit.json", {
         "files": [str(f) for f in args.files],
         "window": {"corner": list(series.corner), "size": series.size},
-        "conversion_counts_per_electron": args.conversion,
+        "conversion_counts_per_electron": conversion,
+        "sampling_angstrom": sampling,
         "readout_fit": None if readout is None else {
             "readout_electrons_per_pixel": readout.readout,
             "detector_floor": readout.detector_floor,
