@@ -41,7 +41,9 @@ def test_noise_free_mtf_scales_a_fringe_by_root_mtf() -> None:
     x = torch.arange(n, dtype=torch.float64)
     fringe = 1 + 0.2 * torch.cos(2 * np.pi * k * x / n)[:, None].expand(n, n)
     out = detect(fringe[None, None], [0.1], mtf=[(0.25, 3.0, 0.2)])
-    expected = 1 + 0.2 * np.sqrt(parametric_mtf(np.array(2 * k / n), 0.25, 3.0, 0.2)) * np.cos(2 * np.pi * k * x.numpy() / n)
+    expected = 1 + 0.2 * np.sqrt(parametric_mtf(np.array(2 * k / n), 0.25, 3.0, 0.2)) * np.cos(
+        2 * np.pi * k * x.numpy() / n
+    )
     assert np.allclose(out[0, 0].numpy(), expected[:, None], atol=1e-12)
 
 
@@ -114,3 +116,18 @@ def test_bad_input_names_the_option() -> None:
         detect(_vacuum(1, 8), [0.1], readout=[0.01])
     with pytest.raises(TemnnError, match="dose"):
         detect(_vacuum(1, 8), [0.1], dose=[0.0])
+
+
+@pytest.mark.parametrize("rate", [0.02, 3.0, 400.0])
+def test_readout_counts_follow_the_poisson_law(rate: float) -> None:
+    from scipy import stats
+
+    from temnn.simulate.detector import _poisson_per_image
+
+    counts = _poisson_per_image(torch.tensor([rate]), torch.Size((1, 200, 200)), torch.Generator().manual_seed(2))
+    values, observed = np.unique(counts.numpy(), return_counts=True)
+    expected = stats.poisson.pmf(values, rate) * counts.numel()
+    enough = expected > 20  # chi-square needs populated cells
+    chi2 = ((observed[enough] - expected[enough]) ** 2 / expected[enough]).sum()
+    assert stats.chi2.sf(chi2, enough.sum() - 1) > 1e-3
+    assert observed[~enough].sum() <= 5 * max(expected[~enough].sum(), 1.0)

@@ -60,7 +60,9 @@ def test_bad_input_names_the_parameter() -> None:
         CTF(energy=300e3, focal_spread=-1.0)
 
 
-def _abtem_ctf(gpts: tuple[int, int], sampling: float, energy: float, aperture: float | None, **kwargs: float) -> np.ndarray:
+def _abtem_ctf(
+    gpts: tuple[int, int], sampling: float, energy: float, aperture: float | None, **kwargs: float
+) -> np.ndarray:
     """abTEM's CTF on the FFT grid, through its public chain: apply it to a point (a flat spectrum)."""
     point = np.zeros(gpts, np.complex64)
     point[0, 0] = 1
@@ -106,7 +108,12 @@ def test_ctf_equals_abtem(
     lam = wavelength(energy)
     coefficients = CTF(energy=energy, **parameters).coefficients
     scale = sum(
-        2 * math.pi / lam * abs(coefficients[c]) * (q.numpy() * lam) ** (n + 1) / (n + 1)
+        2
+        * math.pi
+        / lam
+        * abs(coefficients[c])
+        * (q.numpy() * lam) ** (n + 1)
+        / (n + 1)
         * (1 + m * abs(coefficients.get(a, 0.0) if a else 0.0) + m * math.pi)
         for c, a, n, m in POLAR_TERMS
     )
@@ -146,8 +153,22 @@ def test_envelopes_lie_in_zero_one() -> None:
 
 def test_phase_error_gradient_matches_autograd() -> None:
     lam = wavelength(100e3)
-    coefficients = dict(C10=-50.0, C12=30.0, phi12=0.4, C21=800.0, phi21=2.0, C23=500.0, phi23=1.0,
-                        C30=4e4, C32=2e4, phi32=0.3, C34=1e4, phi34=5.0, C45=3e5, phi45=1.5)
+    coefficients = dict(
+        C10=-50.0,
+        C12=30.0,
+        phi12=0.4,
+        C21=800.0,
+        phi21=2.0,
+        C23=500.0,
+        phi23=1.0,
+        C30=4e4,
+        C32=2e4,
+        phi32=0.3,
+        C34=1e4,
+        phi34=5.0,
+        C45=3e5,
+        phi45=1.5,
+    )
     ax = torch.linspace(-0.03, 0.031, 17, dtype=torch.float64)[:, None].expand(17, 13).clone().requires_grad_(True)
     ay = torch.linspace(-0.02, 0.027, 13, dtype=torch.float64)[None, :].expand(17, 13).clone().requires_grad_(True)
     alpha, phi = torch.sqrt(ax**2 + ay**2), torch.atan2(ay, ax)

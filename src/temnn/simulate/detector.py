@@ -41,6 +41,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import math
+
 import numpy as np
 import torch
 
@@ -176,7 +178,25 @@ def detect(
         total = electrons
         if readout is not None:
             n0 = per_image(readout, "readout").reshape(batch, *extra).to(images.dtype)
-            out = out + torch.poisson(n0.expand_as(out).contiguous(), generator=generator)
+            out = out + _poisson_per_image(n0.reshape(batch), out.shape, generator).to(out.dtype)
             total = electrons + n0
         out = out / total
     return out
+
+
+def _poisson_per_image(rate: torch.Tensor, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
+    """Poisson samples with one rate per image (shape[0] images), by inverting the CDF.
+
+    torch.poisson takes a rate per element and costs ~30-100 ns per sample on a CPU;
+    with one rate per image the CDF is one short table, and ``searchsorted`` of
+    uniform numbers in it is exact (the table runs until the tail is < 1e-40)
+    and several times faster.
+    """
+    rate = rate.to(torch.float64)
+    top = float(rate.max())
+    k = torch.arange(math.ceil(top + 14 * math.sqrt(top) + 30) + 1, dtype=torch.float64, device=rate.device)
+    log_pmf = torch.xlogy(k, rate[:, None]) - rate[:, None] - torch.lgamma(k + 1)
+    cdf = torch.cumsum(torch.exp(log_pmf), dim=-1)
+    uniform = torch.rand((shape[0], math.prod(shape[1:])), dtype=torch.float64, device=rate.device, generator=generator)
+    counts = torch.searchsorted(cdf, uniform).clamp_(max=len(k) - 1)
+    return counts.reshape(shape)

@@ -20,9 +20,7 @@ from ..parameters import ABERRATIONS, Parameters
 
 __all__ = ["MicroscopeParameters", "draw_microscope", "ABERRATION_KEYS"]
 
-ABERRATION_KEYS = tuple(
-    key for a in ABERRATIONS for key in ((a,) if a[2] == "0" else (a, "phi" + a[1:]))
-)
+ABERRATION_KEYS = tuple(key for a in ABERRATIONS for key in ((a,) if a[2] == "0" else (a, "phi" + a[1:])))
 """Polar aberration names beyond defocus, as abTEM spells them: C12, phi12, C21, phi21, …, C45, phi45."""
 
 

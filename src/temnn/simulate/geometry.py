@@ -140,4 +140,6 @@ def choose_geometry(
                 stacklevel=2,
             )
             origin.append(free / 2)
-    return ImageGeometry(sampling=sampling, origin=(origin[0], origin[1]), shape=(int(image_size[0]), int(image_size[1])))
+    return ImageGeometry(
+        sampling=sampling, origin=(origin[0], origin[1]), shape=(int(image_size[0]), int(image_size[1]))
+    )

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Iterator, Mapping, Union
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 import torch
@@ -63,6 +63,7 @@ __all__ = [
     "spatial_envelope",
     "blur_envelope",
     "transfer_function",
+    "focal_series",
     "CTF",
     "ctf",
 ]
@@ -248,7 +249,7 @@ def temporal_envelope(alpha: torch.Tensor, wavelength: float, focal_spread: Coef
     focal_spread : float or torch.Tensor
         Focal spread Δ [Å], the 1/e half-width of the defocus distribution (abTEM's ``focal_spread``).
     """
-    return torch.exp(-((0.5 * math.pi / wavelength * focal_spread * alpha**2) ** 2))
+    return _decay((0.5 * math.pi / wavelength * focal_spread * alpha**2) ** 2)
 
 
 def spatial_envelope(
@@ -268,7 +269,7 @@ def spatial_envelope(
         Beam convergence β [mrad] (abTEM's ``angular_spread``).
     """
     radial, azimuthal = phase_error_gradient(alpha, phi, wavelength, coefficients)
-    return torch.exp(-((angular_spread * 1e-3 / 2) ** 2) * (radial**2 + azimuthal**2))
+    return _decay((angular_spread * 1e-3 / 2) ** 2 * (radial**2 + azimuthal**2))
 
 
 def blur_envelope(q: torch.Tensor, sigma: Coefficient) -> torch.Tensor:
@@ -283,7 +284,7 @@ def blur_envelope(q: torch.Tensor, sigma: Coefficient) -> torch.Tensor:
     sigma : float or torch.Tensor
         Standard deviation of the real-space Gaussian [Å].
     """
-    return torch.exp(-2 * math.pi**2 * (sigma * q) ** 2)
+    return _decay(2 * math.pi**2 * (sigma * q) ** 2)
 
 
 def transfer_function(
@@ -320,18 +321,74 @@ def transfer_function(
     torch.Tensor
         Complex transfer function (complex128 for float64 input, complex64 for float32).
     """
+    defocus = -coefficients.get("C10", 0.0)
+    (single,) = focal_series(
+        q,
+        phi,
+        wavelength,
+        coefficients,
+        [defocus],
+        focal_spread=focal_spread,
+        angular_spread=angular_spread,
+        semiangle=semiangle,
+    )
+    return single
+
+
+def focal_series(
+    q: torch.Tensor,
+    phi: torch.Tensor,
+    wavelength: float,
+    coefficients: Mapping[str, Coefficient],
+    defoci: Sequence[Coefficient],
+    *,
+    focal_spread: Coefficient = 0.0,
+    angular_spread: Coefficient = 0.0,
+    semiangle: Coefficient | None = None,
+) -> Iterator[torch.Tensor]:
+    """Transfer functions of one lens at several defoci (a focal series).
+
+    The parts that do not depend on the defocus (the other aberrations, the
+    aperture and the temporal envelope) are computed once.
+
+    Parameters
+    ----------
+    q, phi, wavelength, focal_spread, angular_spread, semiangle
+        As in :func:`transfer_function`.
+    coefficients : mapping
+        Polar aberrations [Å, rad]; a ``C10`` entry is ignored (the defoci set it).
+    defoci : sequence of float or torch.Tensor
+        Defocus Δf = -C10 of each image [Å].
+
+    Yields
+    ------
+    torch.Tensor
+        The complex transfer function of each defocus in turn.
+    """
     alpha = q * wavelength
-    chi = phase_error(alpha, phi, wavelength, coefficients)
-    # χ reaches 1e5 rad at the corners of fine grids: reduce it before exp so the
-    # phase keeps its precision when the caller casts to complex64.
-    chi = torch.remainder(chi, 2 * math.pi)
-    envelope = aperture(alpha, semiangle)
+    others = {key: value for key, value in coefficients.items() if key != "C10"}
+    chi_others = phase_error(alpha, phi, wavelength, others)
+    defocus_phase = (math.pi / wavelength) * alpha**2  # χ of C10 = -1 Å
+    envelopes = []
+    if semiangle is not None:
+        envelopes.append(aperture(alpha, semiangle))
     if _nonzero(focal_spread):
-        envelope = envelope * temporal_envelope(alpha, wavelength, focal_spread)
-    if _nonzero(angular_spread):
-        envelope = envelope * spatial_envelope(alpha, phi, wavelength, coefficients, angular_spread)
-    envelope, chi = torch.broadcast_tensors(envelope, chi)
-    return torch.polar(envelope, -chi)
+        envelopes.append(temporal_envelope(alpha, wavelength, focal_spread))
+    envelope = math.prod(envelopes[1:], start=envelopes[0]) if envelopes else None
+    for defocus in defoci:
+        # χ reaches 1e5 rad at the corners of fine grids: reduced modulo 2π it keeps its
+        # precision in a complex64 result, and cos/sin stay on their fast path (they slow
+        # down ~10× beyond |x| ≈ 1e5 on CPUs).
+        chi = torch.remainder(chi_others - defocus * defocus_phase, 2 * math.pi)
+        total = envelope
+        if _nonzero(angular_spread):
+            spatial = spatial_envelope(alpha, phi, wavelength, {**others, "C10": -defocus}, angular_spread)
+            total = spatial if total is None else total * spatial
+        real, imag = torch.cos(chi), -torch.sin(chi)
+        if total is not None:
+            real, imag = real * total, imag * total
+        # torch.complex of the two parts is ~2× faster than torch.polar on CPUs.
+        yield torch.complex(*torch.broadcast_tensors(real, imag))
 
 
 @dataclass(frozen=True)
@@ -502,6 +559,12 @@ class _Powers:
         if p not in self._cache:
             self._cache[p] = self[p // 2] * self[p - p // 2]
         return self._cache[p]
+
+
+def _decay(exponent: torch.Tensor) -> torch.Tensor:
+    """exp(-exponent) for exponent ≥ 0, floored at exp(-80) ≈ 2e-35: exp underflowing into
+    subnormal numbers is ~4× slower on CPUs, and 2e-35 is 0 for every purpose here."""
+    return torch.exp(-torch.clamp(exponent, max=80.0))
 
 
 def _nonzero(value: Coefficient | None) -> bool:
