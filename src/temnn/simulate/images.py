@@ -345,7 +345,7 @@ def _intensity_grid(
     q_max = max(cut)
     grid = []
     for axis, n in enumerate(wave_shape):
-        k_image = max(math.floor(extent[axis] / (2 * g.sampling)) for g in geometries)
+        k_image = max(math.floor(extent[axis] / (2 * g.sampling) * (1 + 1e-9)) for g in geometries)  # as _AxisSeries
         needed = 2 * math.ceil(q_max * extent[axis]) + k_image + 1 if math.isfinite(q_max) else n
         grid.append(n if needed >= n else scipy.fft.next_fast_len(needed))
     return grid[0], grid[1]
