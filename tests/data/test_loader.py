@@ -74,6 +74,17 @@ def test_shuffle_is_seeded_per_epoch_and_covers_every_sample(tmp_path):
     assert sorted(val[0] + val[1]) == list(range(7))  # validation: every sample exactly once
 
 
+def test_worker_processes_give_the_same_batches(tmp_path):
+    data = ImageSet(write_set(tmp_path / "set", samples=5), augmentation=Augmentation(), seed=2)
+    batches = []
+    for workers in (0, 2):
+        loader = make_loader(data, batch_size=2, shuffle=True, seed=1, workers=workers)
+        start_epoch(loader, 3)
+        batches.append(list(loader))
+    for a, b in zip(*batches):
+        assert all(torch.equal(a[key], b[key]) for key in ("image", "label", "intensity", "index"))
+
+
 def test_augmented_items_stay_aligned_and_reproducible(tmp_path):
     folder = write_set(tmp_path / "set", samples=4, epochs=2)
     data = ImageSet(folder, augmentation=Augmentation(), seed=1)

@@ -87,6 +87,12 @@ def test_resume_equals_uninterrupted(image_set, tmp_path):
         train(train_set, val_set, tmp_path / "b", options(epochs=5, seed=9))
 
 
+def test_mixed_precision_on_cpu(image_set, tmp_path):
+    train_set = image_set("train", "Exitwave", samples=2)
+    history = train(train_set, image_set("val", "Exitwave", samples=2, seed=1), tmp_path / "o", options(amp=True))
+    assert np.isfinite(history[0]["train_loss"]) and np.isfinite(history[0]["val_rmse"])
+
+
 def test_mismatched_and_empty_sets(image_set, tmp_path):
     train_set = image_set("train", "Disk", samples=2)
     with pytest.raises(TemnnError, match="do not match: label: Disk .* but Mask"):

@@ -1,0 +1,268 @@
+"""Training and inference speed of the networks, loader throughput, and MSD-net memory.
+
+Run from the repository root::
+
+    python benchmarks/train.py                       # everything (hours on 2 busy CPU cores)
+    python benchmarks/train.py --models "unet 1e5" --settings eager compile --skip memory
+
+Prints tables and writes ``benchmarks/results/train.json``. Three parts:
+
+1. **MSD-net memory** (50 and 100 layers, width 1, 9×9 kernel, one 3-image series): the bytes
+   autograd keeps for the backward pass and the peak resident memory of a fresh process
+   (forward + backward), for the shared-buffer implementation and the plain ``torch.cat`` one.
+2. **Loader alone**: series/s of reading ``NNNNN_EE.npz`` + geometric augmentation (DataLoader)
+   and of the batched local standardisation + intensity augmentation on the device.
+3. **Training step alone and inference**: images/s of one optimizer step and megapixels/s of a
+   forward pass, for each architecture at about 1e5 and 1e6 parameters, eager against the
+   other settings (one thread, channels_last memory format, ``torch.compile``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from temnn import Parameters
+from temnn._io import save_npz, write_json
+from temnn.data.augment import Augmentation
+from temnn.data.loader import ImageSet, make_loader, prepare_batch, start_epoch
+from temnn.nn import Task, build_model, count_parameters
+
+RESULTS = Path(__file__).parent / "results" / "train.json"
+CHANNELS_IN, CHANNELS_OUT = 3, 4  # a 3-image focal series → MoS2 Disk classes + background
+MODELS = {
+    "msdnet 1e5": ("msdnet", dict(layers=50, width=1, kernel=9)),
+    "msdnet 1e6": ("msdnet", dict(layers=80, width=2, kernel=9)),
+    "unet 1e5": ("unet", dict(levels=2, filters=6)),
+    "unet 1e6": ("unet", dict(levels=3, filters=9)),
+    "unetpp 1e5": ("unetpp", dict(levels=2, filters=6)),
+    "unetpp 1e6": ("unetpp", dict(levels=3, filters=8)),
+}
+
+
+# ------------------------------------------------------------------------------- memory
+def saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the distinct tensors autograd saves for backward during one forward pass."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x).sum().backward()
+    parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    return sum(n for ptr, n in storages.items() if ptr not in parameter_storages)
+
+
+def memory_child(layers: int, efficient: bool, size: int) -> None:
+    """In a fresh process: peak RSS growth of one forward + backward (printed as JSON)."""
+    torch.manual_seed(0)
+    model = build_model("msdnet", CHANNELS_IN, CHANNELS_OUT, layers=layers, width=1, kernel=9)
+    model.memory_efficient = efficient
+    x = torch.randn(1, CHANNELS_IN, size, size)
+    # No warm-up: memory freed by a warm-up pass would be reused and hide the peak. The
+    # one-off library start-up counted here is the same for both implementations.
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model(x).sum().backward()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_growth_MiB": (peak - before) / 1024}))
+
+
+def memory_table(size: int) -> list[dict]:
+    rows = []
+    for layers in (50, 100):
+        for efficient in (True, False):
+            torch.manual_seed(0)
+            model = build_model("msdnet", CHANNELS_IN, CHANNELS_OUT, layers=layers, width=1, kernel=9)
+            model.memory_efficient = efficient
+            saved = saved_bytes(model, torch.randn(1, CHANNELS_IN, size, size))
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-child", str(layers), str(int(efficient)), str(size)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rss = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_growth_MiB"]
+            rows.append(
+                {
+                    "layers": layers,
+                    "implementation": "shared buffer" if efficient else "torch.cat",
+                    "saved_for_backward_MiB": saved / 2**20,
+                    "peak_rss_growth_MiB": rss,
+                }
+            )
+    return rows
+
+
+# ------------------------------------------------------------------------------- loader
+def write_image_set(folder: Path, samples: int, size: int) -> Path:
+    params = Parameters(
+        label="Disk", image_size=(size, size), sampling=(0.1, 0.11), multifocus=(CHANNELS_IN, 50.0, 1.0), num_classes=4
+    )
+    folder.mkdir(parents=True)
+    params.save(folder / "parameters.json")
+    rng = np.random.default_rng(0)
+    for i in range(samples):
+        save_npz(
+            folder / f"{i:05d}_00.npz",
+            image=rng.poisson(30, (CHANNELS_IN, size, size)).astype(np.float32) / 30,
+            label=(rng.random((CHANNELS_OUT, size, size)) > 0.8).astype(np.float32),
+            sampling=np.float64(0.105),
+        )
+    return folder
+
+
+def loader_table(size: int, batch: int, samples: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = ImageSet(write_image_set(Path(tmp) / "set", samples, size), augmentation=Augmentation(), seed=0)
+        for workers in (0, 2):
+            loader = make_loader(data, batch_size=batch, shuffle=True, workers=workers)
+            start_epoch(loader, 0)
+            for _ in loader:  # warm up (file cache, worker start-up paid once here)
+                pass
+            start_epoch(loader, 1)
+            began = time.perf_counter()
+            batches = list(loader)
+            seconds = time.perf_counter() - began
+            rows.append({"stage": f"read + flip/rotate, {workers} workers", "series_per_s": samples / seconds})
+        began = time.perf_counter()
+        for b in batches:
+            prepare_batch(b, "cpu", data.parameters.normalizedistance, augment=True)
+        seconds = time.perf_counter() - began
+        rows.append({"stage": "standardise (σ = 12 Å) + intensity, batched", "series_per_s": samples / seconds})
+    return rows
+
+
+# ------------------------------------------------------------------------------ compute
+def timed(fn, repeats: int) -> float:
+    """Best wall time of ``repeats`` calls [s] (warm up separately)."""
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+def compute_row(name: str, setting: str, size: int, batch: int, repeats: int) -> dict:
+    arch, hyper = MODELS[name]
+    torch.manual_seed(0)
+    model = build_model(arch, CHANNELS_IN, CHANNELS_OUT, **hyper)
+    row = {"model": name, "parameters": count_parameters(model), "setting": setting}
+    threads = torch.get_num_threads()
+    if setting == "1 thread":
+        torch.set_num_threads(1)
+    task = Task("Disk", CHANNELS_OUT, "softmax")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    run = torch.compile(model) if setting == "compile" else model
+    if setting == "channels_last":
+        model.to(memory_format=torch.channels_last)
+
+    def data(side: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(batch, CHANNELS_IN, side, side)
+        if setting == "channels_last":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, torch.softmax(torch.randn(batch, CHANNELS_OUT, side, side), dim=1)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        task.loss(run(x), y).backward()
+        optimizer.step()
+
+    def infer(x: torch.Tensor) -> None:
+        with torch.no_grad():
+            run(x)
+
+    try:
+        x, y = data(size)
+        began = time.perf_counter()
+        step(*data(96))  # warm-up on a small image: kernels, allocator, compilation (dynamic shapes)
+        infer(data(96)[0])
+        row["warm_up_s"] = time.perf_counter() - began
+        row["inference_MP_per_s"] = batch * size * size / 1e6 / timed(lambda: infer(x), repeats)
+        row["train_images_per_s"] = batch / timed(lambda: step(x, y), repeats)
+    except Exception as err:  # torch.compile may not work here: record why
+        row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
+    finally:
+        torch.set_num_threads(threads)
+    return row
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    cells = [[_fmt(row.get(k, "")) for k in keys] for row in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256, help="image side for speed [pixels] (default 256)")
+    parser.add_argument("--memory-size", type=int, default=128, help="image side for the memory table [pixels]")
+    parser.add_argument("--batch", type=int, default=1, help="series per step (default 1)")
+    parser.add_argument("--repeats", type=int, default=1, help="timed calls per measurement (best is kept)")
+    parser.add_argument("--models", nargs="*", default=list(MODELS), help=f"subset of {list(MODELS)}")
+    parser.add_argument(
+        "--settings", nargs="*", default=["eager", "1 thread", "channels_last", "compile"], help="settings to compare"
+    )
+    parser.add_argument("--skip", nargs="*", default=[], choices=["memory", "loader"], help="parts to leave out")
+    parser.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child[0], bool(args.memory_child[1]), args.memory_child[2])
+        return
+    results = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "load_average_start": os.getloadavg(),
+        },
+        "image_size": args.size,
+        "batch": args.batch,
+    }
+    if "memory" not in args.skip:
+        results["msdnet_memory"] = memory_table(args.memory_size)
+        title = f"MSD-net memory, one {CHANNELS_IN}-image series of {args.memory_size}×{args.memory_size}, fwd + bwd"
+        print_table(title, results["msdnet_memory"])
+        write_json(RESULTS, results)
+    if "loader" not in args.skip:
+        results["loader"] = loader_table(args.size, batch=8, samples=32)
+        print_table(f"Loader alone ({CHANNELS_IN}×{args.size}×{args.size} series, batch 8)", results["loader"])
+        write_json(RESULTS, results)
+    results["compute"] = []
+    for name in args.models:
+        for setting in args.settings:
+            results["compute"].append(compute_row(name, setting, args.size, args.batch, args.repeats))
+            print(results["compute"][-1], flush=True)
+            results["machine"]["load_average_end"] = os.getloadavg()
+            write_json(RESULTS, results)  # after every row: long runs keep what they measured
+    print_table(
+        f"Training step and inference, batch {args.batch} of {CHANNELS_IN}×{args.size}×{args.size}", results["compute"]
+    )
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
