@@ -38,6 +38,7 @@ __all__ = [
     "save_model",
     "load_model",
     "read_card",
+    "resolve_stem",
     "save_checkpoint",
     "restore_checkpoint",
     "find_checkpoints",
