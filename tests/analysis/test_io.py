@@ -224,6 +224,7 @@ def test_tia_metadata_scanning_and_camera(real_em):
 
 
 # --------------------------------------------------------------------------- errors
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # imageio's plugin registry, probed for the .png
 @pytest.mark.parametrize("suffix", [".dm3", ".dm4", ".tif", ".emd", ".ser", ".png"])
 def test_corrupt_files_raise_temnn_error_naming_the_file(tmp_path, suffix):
     path = tmp_path / f"broken{suffix}"

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -59,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=sorted(FORMATS), default="tiff", help="prediction files: tiff, npz or both (default tiff)")
     p.add_argument("--overviews", metavar="N", type=int, help="overview PNG of every N-th frame (default: the first frame only; 0: none)")
     p.add_argument("--focal-series", action="store_true",
-                   help="for a model trained on focal series of C images: consecutive groups of C frames form one input")
+                   help="for a model trained on focal series of C images: consecutive groups of C frames form one input "
+                   "(a remainder of fewer than C frames is skipped)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_run)
 
@@ -67,11 +70,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..nn.training import resolve_device
 
-    predict_files(
-        args.model, args.files, args.out, sampling=args.sampling, signal=args.signal, batch_size=args.batch_size,
-        device=resolve_device(args.device), tile=args.tile, overlap=args.overlap, file_format=args.format,
-        overviews=args.overviews, focal_series=args.focal_series, progress=not args.quiet,
-    )
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:  # one line per warning, no source line
+        print(f"temnn predict: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        predict_files(
+            args.model, args.files, args.out, sampling=args.sampling, signal=args.signal, batch_size=args.batch_size,
+            device=resolve_device(args.device), tile=args.tile, overlap=args.overlap, file_format=args.format,
+            overviews=args.overviews, focal_series=args.focal_series, progress=not args.quiet,
+        )
     return 0
 
 
@@ -159,7 +167,7 @@ def predict_files(
         except TemnnError as err:
             if len(files) == 1:
                 raise
-            tqdm.write(f"temnn predict: {err}")
+            tqdm.write(f"temnn predict: {err}", file=sys.stderr)
             failed.append(str(path))
             continue
         folders.append(folder)

@@ -325,11 +325,6 @@ def infer_image(
         float32 (K, nx, ny): probabilities (segmentation) or values (exit wave) on the
         image's own pixel grid.
     """
-    import torch
-    from skimage.transform import resize
-
-    from ..data.standardise import local_standardise, standardisation_sigma
-
     task = getattr(model, "task", None)
     normalizedistance = (getattr(model, "card", None) or {}).get("normalizedistance")
     if task is None or normalizedistance is None:
@@ -340,7 +335,23 @@ def infer_image(
     if device is not None:
         model.to(device)
     run_on = next(model.parameters()).device
+    was_training = model.training
     model.eval()
+    try:
+        return _infer_series(model, task, float(normalizedistance), series, sampling, tile=tile, overlap=overlap,
+                             batch_size=batch_size, run_on=run_on, source=source)
+    finally:
+        model.train(was_training)
+
+
+def _infer_series(model: Any, task: Any, normalizedistance: float, series: np.ndarray, sampling: float, *,
+                  tile: int, overlap: int, batch_size: int, run_on: Any, source: str) -> np.ndarray:
+    """Resample, standardise, tile and resample back (see :func:`infer_image`); model in eval mode."""
+    import torch
+    from skimage.transform import resize
+
+    from ..data.standardise import local_standardise, standardisation_sigma
+
     shape = series.shape[1:]
     target = inference_sampling(model, sampling, source=source)
     if target != sampling:
@@ -349,7 +360,8 @@ def infer_image(
                         anti_aliasing=target > sampling).astype(np.float32)
         target = sampling * shape[0] / new_shape[0]  # the sampling the rounding actually gives
     with torch.no_grad():
-        standardised = local_standardise(torch.from_numpy(series), standardisation_sigma(normalizedistance, target))
+        sigma = standardisation_sigma(normalizedistance, target)
+        standardised = local_standardise(torch.from_numpy(series).to(run_on), sigma).cpu()
 
         def model_fn(batch: np.ndarray) -> np.ndarray:
             with torch.no_grad():
