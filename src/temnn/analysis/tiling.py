@@ -34,7 +34,6 @@ Images index ``[ix, iy]`` (abTEM's order) throughout.
 from __future__ import annotations
 
 import itertools
-import math
 import warnings
 from typing import Any, Callable, Iterable, Iterator
 
