@@ -32,7 +32,7 @@ from typing import Any, Mapping
 from ._io import read_json, write_json
 from .errors import TemnnError
 
-__all__ = ["Parameters", "THESIS_KEY_MAP", "LABELS", "ABERRATIONS"]
+__all__ = ["Parameters", "THESIS_KEY_MAP", "LABELS", "ABERRATIONS", "FIELD_UNITS"]
 
 Range = tuple[float, float]
 
@@ -84,6 +84,9 @@ for _a in ABERRATIONS:
     _UNITS[f"ctf_{_a.lower()}"] = f"a (low, high) pair in Å ({_a})"
     if _a[2] != "0":
         _UNITS[f"ctf_phi{_a[1:].lower()}"] = f"a (low, high) pair in radians (angle of {_a})"
+
+FIELD_UNITS: Mapping[str, str] = _UNITS
+"""Expected form and unit of every field (for forms and help texts), e.g. ``"a (low, high) pair in Å"``."""
 
 _RANGE_FIELDS = {k for k, v in _UNITS.items() if "(low, high) pair" in v and not v.startswith("null")}
 _REQUIRED = ("label", "image_size", "sampling")
