@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import multiprocessing
 import os
@@ -20,6 +21,7 @@ from temnn import TemnnError
 from temnn._random import sample_rng
 from temnn.data.dataset import (
     Dataset,
+    describe_generator,
     generate_dataset,
     load_mask_classes,
     load_sites,
@@ -56,6 +58,15 @@ def not_a_sample(rng: np.random.Generator) -> Atoms:
     return Atoms("Au", cell=[4, 4, 4])
 
 
+@dataclasses.dataclass
+class PatchMaker:
+    repeat: int = 2
+    rattle: float = 0.01
+
+    def __call__(self, rng: np.random.Generator) -> Sample:
+        return make_patch(rng, repeat=self.repeat, rattle=self.rattle)
+
+
 def folder_bytes(root: Path) -> dict[str, bytes]:
     """Every finished file of a data set (temporary names excluded), by relative path."""
     return {
@@ -80,6 +91,19 @@ def test_paths_and_finished_indices(tmp_path):
         ds.wave_path(-1)
     with pytest.raises(TemnnError, match="manifest.json"):
         ds.manifest()
+
+
+def test_generator_description_for_the_manifest():
+    module = make_patch.__module__
+    assert describe_generator(make_patch) == {"name": f"{module}.make_patch", "arguments": {}}
+    assert describe_generator(functools.partial(make_patch, repeat=2)) == {
+        "name": f"{module}.make_patch",
+        "arguments": {"repeat": 2},
+    }
+    assert describe_generator(PatchMaker(rattle=0.2)) == {
+        "name": f"{module}.PatchMaker",
+        "arguments": {"repeat": 2, "rattle": 0.2},
+    }
 
 
 def test_wave_and_sites_round_trip(tmp_path):

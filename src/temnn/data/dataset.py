@@ -29,6 +29,7 @@ import functools
 import json
 import os
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -56,6 +57,7 @@ __all__ = [
     "load_mask_classes",
     "save_wave",
     "save_sites",
+    "describe_generator",
     "MANIFEST_FORMAT",
 ]
 
@@ -351,7 +353,7 @@ def generate_dataset(
     wanted = range(int(start), int(start) + int(n))
     todo = [i for i in wanted if not dataset.is_finished(i)]
     if progress and len(todo) < len(wanted):
-        print(f"{dataset.root}: {len(wanted) - len(todo)} of {len(wanted)} samples already finished, skipped")
+        print(f"{dataset.root}: {len(wanted) - len(todo)} of {len(wanted)} samples already finished, skipped", file=sys.stderr)
     task = _WriteSample(str(dataset.root), make_sample, int(seed), settings, bool(store_object_wave))
     try:
         run_samples(task, todo, workers=workers, scheduler=scheduler, progress=progress, desc=f"{dataset.root.name}")

@@ -18,7 +18,7 @@ import os
 import sys
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from multiprocessing import get_context
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from ..errors import TemnnError
 
@@ -156,11 +156,7 @@ def _run_pool(task: Callable[[int], Any], indices: list[int], workers: int, bar:
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
             for future in done:
-                index = futures[future]
-                err = future.exception()
-                if err is not None:
-                    _raise_for(index, err)
-                results[index] = future.result()
+                results[futures[future]] = _result(future, futures[future])
                 bar.update(1)
     finally:
         # On an error or Ctrl-C: drop queued samples; running ones finish (their
@@ -186,9 +182,7 @@ def _run_dask(task: Callable[[int], Any], indices: list[int], scheduler: str, ba
         results: dict[int, Any] = {}
         for future in as_completed(futures, loop=client.loop):
             index = position[future.key]
-            if future.status == "error":
-                _raise_for(index, future.exception())
-            results[index] = future.result()
+            results[index] = _result(future, index)
             bar.update(1)
         return [results[index] for index in indices]
     finally:
@@ -196,7 +190,15 @@ def _run_dask(task: Callable[[int], Any], indices: list[int], scheduler: str, ba
         client.close()
 
 
-def _raise_for(index: int, err: BaseException) -> None:
+def _result(future: Any, index: int) -> Any:
+    """The future's result; its error (a worker's, a lost worker's, a cancellation) names the sample."""
+    try:
+        return future.result()
+    except Exception as err:
+        _raise_for(index, err)
+
+
+def _raise_for(index: int, err: BaseException) -> NoReturn:
     if isinstance(err, TemnnError):
         raise TemnnError(f"sample {index}: {err}") from err
     raise SampleFailed(index, err) from err
