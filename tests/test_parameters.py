@@ -30,7 +30,7 @@ THESIS_LISTING_A1 = {
     "ctf_c45": [0, 0],
     "mtf": "parametric",
     "mtf_c1": [0.2, 0.6],
-    "mtf_c2": [0.1, 0.2],
+    "mtf_c2": [0.0, 0.0],
     "mtf_c3": [2.0, 5.0],
     "readout": [0.005, 0.015],
     "normalizedistance": 12.0,
@@ -55,7 +55,7 @@ def test_thesis_keys_map_to_mtf_names(tmp_path):
     p = Parameters.load(path)
     # thesis table 3.2: c1 = C (floor), c2 = c0, c3 = c3
     assert p.mtf_floor == (0.2, 0.6)
-    assert p.mtf_c0 == (0.1, 0.2)
+    assert p.mtf_c0 == (0.0, 0.0)  # listing A.1 as printed: a flat MTF at the floor
     assert p.mtf_c3 == (2.0, 5.0)
     assert p.input_channels == 3 and p.output_channels == 4
     assert "mtf_c1" not in p.to_dict()
@@ -79,7 +79,8 @@ def test_derived_values():
         ({"focal_sprad": [5, 20]}, ["unknown field 'focal_sprad'", "did you mean 'focal_spread'"]),
         ({"noise": "gaussian"}, ["'noise'", "poisson"]),
         ({"multifocus": [3, 150.0, 1.0]}, ["'multifocus'", "spans"]),
-        ({"mtf_c0": [0.0, 0.5]}, ["'mtf_c0'", "> 0"]),
+        ({"mtf_c0": [-0.1, 0.5]}, ["'mtf_c0'", "≥ 0"]),
+        ({"mtf_c3": [0.0, 2.0]}, ["'mtf_c3'", "> 0"]),
     ],
 )
 def test_bad_field_names_field_and_form(change, words):

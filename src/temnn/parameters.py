@@ -70,7 +70,7 @@ _UNITS: dict[str, str] = {
     "aperture": "null or a positive objective-aperture semi-angle in mrad",
     "defocus": "a (low, high) pair in Å (defocus = -C10)",
     "mtf": '"parametric" or null',
-    "mtf_c0": "a (low, high) pair, fraction of Nyquist, > 0",
+    "mtf_c0": "a (low, high) pair, fraction of Nyquist, ≥ 0 (0: a flat MTF at the floor C)",
     "mtf_c3": "a (low, high) pair, positive exponent",
     "mtf_floor": "a (low, high) pair in [0, 1] (C of the MTF)",
     "readout": "null or a (low, high) pair in electrons per pixel (N0)",
@@ -372,9 +372,9 @@ def _check(name: str, value: Any, errors: list[str]) -> Any:
     if lo > hi:
         errors.append(f"'{name}' is a reversed range [{lo:g}, {hi:g}]: the low value comes first")
         return value
-    if name in ("sampling", "mtf_c0", "mtf_c3") and lo <= 0:
+    if name in ("sampling", "mtf_c3") and lo <= 0:
         errors.append(f"'{name}' must be {expected}; values must be > 0, got [{lo:g}, {hi:g}]")
-    if name in ("blur", "focal_spread", "angular_spread", "readout") and lo < 0:
+    if name in ("blur", "focal_spread", "angular_spread", "readout", "mtf_c0") and lo < 0:
         errors.append(f"'{name}' must be {expected}; values must be ≥ 0, got [{lo:g}, {hi:g}]")
     if name == "mtf_floor" and not (0 <= lo and hi <= 1):
         errors.append(f"'{name}' must be {expected}, got [{lo:g}, {hi:g}]")
