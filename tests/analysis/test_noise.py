@@ -74,14 +74,15 @@ def test_white_noise_spectrum_is_its_variance_at_every_frequency() -> None:
 
 def test_dose_series_floor_trend_and_readout() -> None:
     # Publication II fig. 5: C → the detector's C at high dose and → 1 where readout dominates.
-    # Over 5 seeds with 256² windows: N0 = 0.098 ± 0.007, C_det = 0.052 ± 0.003.
+    # Over 6 seeds with 256² windows: N0 = 0.100 ± 0.008, C_det = 0.051 ± 0.003.
     electrons = np.logspace(-1.3, 1.5, 10)
     c_det, n0 = 0.05, 0.1
     frames = _vacuum(electrons, (0.3, 3.0, c_det), size=256, readout=n0, seed=5)
     series = fit_dose_series(frames, corner=(0, 0), size=256, electrons=electrons)
     floors = np.array([f.floor for f in series.fits])
+    errors = np.array([f.stderr["floor"] for f in series.fits])  # 0.03-0.05 at the lowest doses, 0.005 at the highest
     expected = fitted_floor(electrons, c_det, n0)
-    assert np.all(np.abs(floors - expected) < 0.06)
+    assert np.all(np.abs(floors - expected) < 4 * errors)
     assert floors[0] > 0.55 and floors[-1] < c_det + 0.02
     assert spearmanr(electrons, floors).statistic < -0.9
     assert series.readout is not None
