@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "random_supported_particle": "temnn.structures.particle",
     "column_sites": "temnn.structures.sites",
     "plot_sample": "temnn.structures.preview",
+    "debye_waller": "temnn.structures.vibrations",
     "ExperimentalData": "temnn.analysis.experimental",
     "make_images": "temnn.simulate.command",
     "wavelength": "temnn.simulate.optics",

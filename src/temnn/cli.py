@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "temnn.analysis.track_command",
     "temnn.analysis.predict_command",
     "temnn.analysis.noise_command",
+    "temnn.analysis.reconstruct_command",
 )
 
 
