@@ -231,6 +231,7 @@ def test_same_bytes_for_one_and_two_workers(tmp_path):
     assert folder_bytes(one.root) == folder_bytes(two.root)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork to start the run that is killed")
 def test_resume_after_a_kill_gives_the_bytes_of_an_uninterrupted_run(tmp_path):
     n, seed = 8, 5
     make = functools.partial(make_patch, delay=0.3)  # slow enough to be killed mid-way
