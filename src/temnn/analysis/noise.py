@@ -30,15 +30,20 @@ The spectrum of one window (:func:`radial_power_spectrum`):
    doses below an electron per pixel the counts are sparse (MAD = 0) and it
    would delete the single counts whose power is being measured. Up to 0.1 %
    of the pixels may be outliers.
-2. **Background and taper.** A least-squares plane is subtracted (illumination
-   gradients), then the window is multiplied by a separable Hann taper and its
-   weighted mean removed. A hard-edged window of a region that is not
-   periodic puts a discontinuity at the window edge whose power falls off only as
-   1/q² along the axes and inflates the low-q spectrum, i.e. c1 and c0. The taper
-   costs resolution in q: the expected spectrum is the true one smoothed over
-   ±2 frequency pixels, negligible beside an MTF core of tens of pixels
-   (``taper=None`` switches it off). The periodogram is divided by Σw², so white
-   noise of variance v has P = v at every q̃ with or without the taper.
+2. **Background and taper.** The least-squares quadratic surface is subtracted
+   (illumination gradient and curvature), the window is multiplied by a
+   separable taper and its weighted mean removed. A hard-edged window of a
+   region that is not periodic puts a discontinuity at the window edge, whose
+   power falls off only as 1/q² along the axes and inflates the low-q spectrum,
+   i.e. c1 and c0. The default Tukey taper (cosine edges over 25 % of the side)
+   removes that step while keeping most of the pixels' weight; the Hann taper
+   suppresses leakage further at the price of precision, ``None`` keeps the
+   hard edge. Measured on ten 512² frames of simulated vacuum (c0 = 0.3, c3 = 3,
+   C = 0.15, 20 e⁻/pixel): the scatter of c0 is 0.004 (none), 0.006 (Tukey) and
+   0.013 (Hann), of C 0.004, 0.006 and 0.009; with a 5 % gradient and curvature
+   plus a 1 % non-polynomial ripple added, all three stay within 0.01 of the
+   true c0. The periodogram is divided by Σw², so white noise of variance v
+   has P = v at every q̃ whatever the taper.
 3. **Azimuthal average** over shells one frequency pixel wide (of the shorter
    side) up to Nyquist along the axes (q̃ ≤ 1). q = 0 is left out, and so are
    the next :data:`SKIPPED_SHELLS` shells in the fit: the quadratic background
@@ -56,8 +61,11 @@ Arrays index the window as ``[i, j]``; a window is given by the corner
 
 References
 ----------
-Lee, Z. et al. (2014). Ultramicroscopy 145, 3-12 (parametric MTF).
-Madsen, J. et al. (2021): publication II of the thesis, eq. 1, A.1, fig. 4, 5, A.12-A.14.
+Lee, Z., Rose, H., Lehtinen, O., Biskupek, J. and Kaiser, U. (2014). *Ultramicroscopy* 145, 3-12
+(the parametric MTF).
+Larsen, M. H. L., Lomholdt, W. B., Nuñez Valencia, C., Hansen, T. W. and Schiøtz, J. (2023).
+Quantifying noise limitations of neural network segmentations in high-resolution transmission
+electron microscopy, arXiv:2302.12629 (publication II: eq. 1, A.1, figs. 4, 5, A.12-A.14).
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ Waves and images index ``[ix, iy]`` and are periodic, as the rest of temnn.
 
 References
 ----------
-Gerchberg, R. W. and Saxton, W. O. (1972). *Optik* 35, 237-246.
+Gerchberg, R. W. and Saxton, W. O. (1972). A practical algorithm for the determination of phase from
+image and diffraction plane pictures. *Optik* 35, 237.
 Allen, L. J., McBride, W., O'Leary, N. L. and Oxley, M. P. (2004). *Ultramicroscopy* 100, 91-104.
 """
 

@@ -36,7 +36,9 @@ rotating cluster is not de-rotated, so run the MD with zero angular momentum
 
 References
 ----------
-Chen, F.-R. et al. (2021). *Nature Communications* 12, 5007 (heterogeneous vibrations of MoS₂ nanocrystals).
+Chen, F.-R., Van Dyck, D., Kisielowski, C., Hansen, L. P., Barton, B. and Helveg, S. (2021). Probing atom
+dynamics of excited Co-Mo-S nanocrystals in 3D. *Nature Communications* 12, 5007.
+Mannebach, E. M. et al. (2015). *Nano Letters* 15, 6889-6895 (θ_D = 580 K of MoS₂, publication I ref. 33).
 """
 
 from __future__ import annotations
