@@ -59,3 +59,25 @@ def test_help_explains_units(capsys):
         main(["structures", "mos2", "--help"])
     text = capsys.readouterr().out
     assert "[Å/pixel]" in text and "[eV]" in text and "[degrees]" in text
+
+
+def test_frozen_phonons_from_amplitudes_file(tmp_path):
+    from temnn.structures.vibrations import VibrationalAmplitudes
+
+    amplitudes = tmp_path / "amp.json"
+    VibrationalAmplitudes.isotropic({"Mo": 0.05, "S": 0.07}).save(amplitudes)
+    common = ["structures", "mos2", "", "1", "--cell", "12", "--seed", "2", *TINY]
+    static, phonons = tmp_path / "static", tmp_path / "fp"
+    assert main([a or str(static) for a in common]) == 0
+    argv = [a or str(phonons) for a in common] + ["--frozen-phonons", "2", "--amplitudes", str(amplitudes)]
+    assert main(argv) == 0
+    a, b = Dataset(static).load_wave(0).array, Dataset(phonons).load_wave(0).array
+    # same structure, displaced atoms averaged: the waves differ but vacuum stays 1
+    assert a.shape == b.shape and np.abs(a - b).max() > 1e-3
+    assert abs(b[0, 0] - 1) < 1e-2
+    assert "FrozenPhonons" in Dataset(phonons).manifest()["wave_function"]
+
+
+def test_frozen_phonons_needs_amplitudes(tmp_path, capsys):
+    assert main(["structures", "mos2", str(tmp_path / "o"), "1", "--frozen-phonons", "3", "--quiet"]) == 2
+    assert "--amplitudes FILE" in capsys.readouterr().err

@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 MANIFEST_FORMAT = "temnn-dataset/1"
-_IDENTITY_KEYS = ("format", "generator", "seed", "wave_settings", "store_object_wave")
+_IDENTITY_KEYS = ("format", "generator", "seed", "wave_settings", "store_object_wave", "wave_function")
 _VERSIONED_PACKAGES = ("temnn", "abtem", "ase", "numpy", "torch")
 _SAMPLE_FILE = re.compile(r"^(\d{5,})\.npz$")
 
@@ -249,6 +249,7 @@ class _WriteSample:
     seed: int
     wave_settings: WaveSettings
     store_object_wave: bool
+    wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None
 
     def __call__(self, index: int) -> None:
         import ase.io
@@ -258,10 +259,11 @@ class _WriteSample:
         dataset = Dataset(self.root)
         if dataset.is_finished(index):
             return
-        sample = self.make_sample(sample_rng(self.seed, index))
+        rng = sample_rng(self.seed, index)
+        sample = self.make_sample(rng)
         if not isinstance(sample, Sample):
             raise TemnnError(f"the generator returned {type(sample).__name__}, expected a temnn Sample")
-        wave = exit_wave(sample.atoms, self.wave_settings)
+        wave = self._wave(sample.atoms, rng)
         wave_object = None
         if self.store_object_wave:
             if sample.object_atoms is None:
@@ -269,11 +271,17 @@ class _WriteSample:
             else:
                 if not np.allclose(sample.object_atoms.cell, sample.atoms.cell):
                     raise TemnnError("the generator's object_atoms must share the cell of atoms")
-                wave_object = exit_wave(sample.object_atoms, self.wave_settings)
+                wave_object = self._wave(sample.object_atoms, rng)
         with atomic_path(dataset.structure_path(index), suffix=".traj") as tmp:
             ase.io.write(tmp, sample.atoms, format="traj")
         save_sites(dataset.sites_path(index), sample)
         save_wave(dataset.wave_path(index), wave, wave_object=wave_object)
+
+    def _wave(self, atoms: Any, rng: np.random.Generator) -> ExitWave:
+        # the sample's own random stream continues into the wave (frozen-phonon displacements)
+        if self.wave_function is None:
+            return exit_wave(atoms, self.wave_settings)
+        return self.wave_function(atoms, self.wave_settings, rng)
 
 
 def generate_dataset(
@@ -287,6 +295,7 @@ def generate_dataset(
     workers: int = 1,
     scheduler: str | None = None,
     store_object_wave: bool = False,
+    wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None,
     overwrite: bool = False,
     generator: Mapping[str, Any] | None = None,
     progress: bool = True,
@@ -319,6 +328,11 @@ def generate_dataset(
         Address of a running Dask scheduler, used instead of local processes.
     store_object_wave : bool
         Also store the exit wave of the object without its support (``wave_object``).
+    wave_function : callable, optional
+        ``wave_function(atoms, wave_settings, rng) -> ExitWave`` replacing the plain
+        multislice, e.g. :class:`temnn.structures.vibrations.FrozenPhonons`; it draws from
+        the sample's own random stream after the structure. Recorded in the manifest by
+        its ``repr``.
     overwrite : bool
         When ``out`` holds a data set made with another generator, arguments, seed or
         wave settings: False raises :class:`TemnnError`; True deletes its samples
@@ -345,6 +359,7 @@ def generate_dataset(
         "seed": int(seed),
         "wave_settings": settings.to_dict(),
         "store_object_wave": bool(store_object_wave),
+        "wave_function": None if wave_function is None else repr(wave_function),
         "versions": _versions(),
     }
     _check_manifest(dataset, manifest, overwrite)
@@ -354,7 +369,7 @@ def generate_dataset(
     todo = [i for i in wanted if not dataset.is_finished(i)]
     if progress and len(todo) < len(wanted):
         print(f"{dataset.root}: {len(wanted) - len(todo)} of {len(wanted)} samples already finished, skipped", file=sys.stderr)
-    task = _WriteSample(str(dataset.root), make_sample, int(seed), settings, bool(store_object_wave))
+    task = _WriteSample(str(dataset.root), make_sample, int(seed), settings, bool(store_object_wave), wave_function)
     try:
         run_samples(task, todo, workers=workers, scheduler=scheduler, progress=progress, desc=f"{dataset.root.name}")
     finally:

@@ -114,6 +114,9 @@ def _add_wave_options(parser: argparse.ArgumentParser, *, energy: float) -> None
     group.add_argument("--slice-thickness", type=float, default=0.2, metavar="Å", help="multislice slice thickness [Å] (default 0.2)")
     group.add_argument("--projection", choices=("infinite", "finite"), default="infinite", help="abTEM potential projection (default infinite: fast)")
     group.add_argument("--debye-waller", type=float, default=None, metavar="Å²", help="mean-square displacement <u²> per direction [Å²] smearing the potential (e.g. 0.0030 for MoS2 at 300 K)")
+    group.add_argument("--frozen-phonons", type=int, default=0, metavar="N", help="average N frozen-phonon configurations per exit wave, displacing atoms by --amplitudes")
+    group.add_argument("--amplitudes", type=Path, default=None, metavar="FILE", help="vibrational amplitudes per element and coordination [Å] (JSON from temnn.structures.vibrations.VibrationalAmplitudes.save)")
+    group.add_argument("--amplitude-scale", type=float, default=1.0, metavar="F", help="factor on every vibrational amplitude (default 1)")
     group.add_argument("--store-object-wave", action="store_true", help="also store the exit wave of the flake/particle without its support")
     group.add_argument("--seed", type=int, default=0, help="seed of the data set (default 0)")
     group.add_argument("--start", "-s", type=int, default=0, help="index of the first system (default 0)")
@@ -209,6 +212,7 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         projection=args.projection,
         debye_waller=args.debye_waller,
     )
+    wave_function = _frozen_phonons(args)
     dataset = generate_dataset(
         args.out,
         args.n,
@@ -219,6 +223,7 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         store_object_wave=args.store_object_wave,
+        wave_function=wave_function,
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
@@ -230,3 +235,16 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         print(f"preview: {path}")
     print(f"{dataset.root}: {len(dataset)} systems with exit waves and sites")
     return 0
+
+
+def _frozen_phonons(args: argparse.Namespace) -> Any:
+    """The frozen-phonon exit-wave hook asked for on the command line, or None."""
+    if not args.frozen_phonons and args.amplitudes is None:
+        return None
+    if args.frozen_phonons < 1 or args.amplitudes is None:
+        raise TemnnError("frozen phonons need both --frozen-phonons N (≥ 1) and --amplitudes FILE")
+    if args.debye_waller is not None:
+        raise TemnnError("use either --debye-waller (static smearing) or --frozen-phonons, not both")
+    from .vibrations import FrozenPhonons
+
+    return FrozenPhonons.from_file(args.amplitudes, args.frozen_phonons, scale=args.amplitude_scale)
