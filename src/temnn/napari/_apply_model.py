@@ -1,0 +1,138 @@
+""""Apply model": run a trained temnn model on an image layer or stack, tile by tile, frame by frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import FileEdit, SpinBox
+from napari.layers import Image
+
+from ..errors import TemnnError
+from ._base import WorkerWidget, model_trained, show_warning
+from ._layers import CLASS_AXIS, LayerFrames, derived_layer_kwargs, to_layer
+from ._workers import Step, plan_prediction, predict_frames
+
+__all__ = ["ApplyModelWidget", "load_model_file"]
+
+
+def load_model_file(path: str | Path) -> Any:
+    """Load a model (stem, ``.json``, ``.safetensors`` or training folder) with :func:`temnn.load_model`.
+
+    Raises
+    ------
+    TemnnError
+        No file picked, or a file that is no temnn model.
+    """
+    from ..nn.checkpoints import load_model
+
+    if not str(path) or str(path) == ".":
+        raise TemnnError("model: pick a temnn model (its .json card or .safetensors weights, or a training folder)")
+    model = load_model(path)
+    if getattr(model, "task", None) is None or "normalizedistance" not in model.card:
+        raise TemnnError(f"{path}: the model card has no task or normalizedistance; use a model saved by temnn train")
+    return model
+
+
+class ApplyModelWidget(WorkerWidget):
+    """Apply a temnn model to the picked image layer: probability (and class) layers come out.
+
+    Single-image models run on every frame of a stack; a model trained on focal series of C
+    images takes each group of C frames (the ``defocus`` axis of a focal series) as one
+    input. Frames outside the model's training sampling are resampled for the network, with
+    a warning. Segmentation models add a probability layer ``(frame, class, y, x)`` and a
+    labels layer of the most probable class (background 0); exit-wave models add the real
+    and imaginary parts.
+    """
+
+    title = "Apply model"
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(napari_viewer, run_text="Apply model")
+        self.image = self.layer_picker("image", (Image,), tooltip="the image or stack to segment")
+        self.model_path = FileEdit(label="model", mode="r", filter="temnn model (*.json *.safetensors)",
+                                   tooltip="a temnn model: its .json card or .safetensors weights")
+        self.sampling = self.sampling_field()
+        self.tile = SpinBox(label="tile [px]", value=512, min=16, max=8192, step=16)
+        self.overlap = SpinBox(label="overlap [px]", value=64, min=0, max=1024, step=4)
+        self.batch_size = SpinBox(label="batch size", value=4, min=1, max=256)
+        self.extend([self.image, self.model_path, self.sampling, self.tile, self.overlap, self.batch_size])
+        self.finish_layout()
+        model_trained.connect(self._use_model)
+
+    def _use_model(self, stem: Path) -> None:
+        self.model_path.value = Path(f"{stem}.json")
+
+    def run(self) -> None:
+        import warnings
+
+        from ..analysis.tiling import inference_sampling
+
+        layer = self.required(self.image.value, "image layer")
+        frames = LayerFrames.of(layer)
+        sampling = self.sampling_of(layer, self.sampling.value)
+        model = load_model_file(self.model_path.value)
+        starts = plan_prediction(model, frames)
+        with warnings.catch_warnings(record=True) as caught:  # the resampling warning, said once, here
+            warnings.simplefilter("always")
+            inference_sampling(model, sampling, source=f"layer '{layer.name}'")
+        for warning in caught:
+            show_warning(str(warning.message))
+        channels = int(model.out_channels)
+        nx, ny = frames.shape
+        result = np.zeros((len(starts), channels, ny, nx), dtype=np.float32)
+
+        def keep(step: Step) -> None:
+            k, prediction = step.value
+            result[k] = to_layer(prediction)
+
+        def add_layers(_: Any) -> None:
+            self._add_layers(layer, model, result, sampling, stacked=frames.has_frames and len(starts) > 1)
+
+        self.start(predict_frames(model, frames, starts, sampling=sampling, tile=self.tile.value,
+                                  overlap=self.overlap.value, batch_size=self.batch_size.value),
+                   on_step=keep, on_done=add_layers)
+
+    def _add_layers(self, source: Any, model: Any, result: np.ndarray, sampling: float, *, stacked: bool) -> None:
+        """Add the prediction (and for segmentation the most probable class) as layers."""
+        task = model.task
+        data = result if stacked else result[0]
+        frames = stacked
+        card = {"model": str(self.model_path.value), "label": task.label, "activation": task.activation,
+                "sampling_angstrom": sampling}
+        if task.activation == "linear":  # an exit wave: real and imaginary part
+            self.viewer.add_image(data, **derived_layer_kwargs(
+                source, sampling, frames=frames, leading=(CLASS_AXIS,), name=f"{source.name} exit wave",
+                colormap="gray", metadata={"temnn": {**card, "channels": ["real", "imaginary"]}}))
+            return
+        background = channels_background(model)
+        self.viewer.add_image(data, **derived_layer_kwargs(
+            source, sampling, frames=frames, leading=(CLASS_AXIS,), name=f"{source.name} probability",
+            colormap="magma", blending="additive", opacity=0.7,
+            metadata={"temnn": {**card, "background_channel": background}}))
+        self.viewer.add_labels(most_probable_class(data, background), **derived_layer_kwargs(
+            source, sampling, frames=frames, name=f"{source.name} classes", opacity=0.5,
+            metadata={"temnn": card}))
+
+
+def channels_background(model: Any) -> int | None:
+    """Index of the model's background channel (the last one, when the card's parameters have one)."""
+    parameters = (model.card or {}).get("parameters") or {}
+    channels = int(model.out_channels)
+    if channels > 1 and parameters.get("null_class", True):
+        return channels - 1
+    return None
+
+
+def most_probable_class(probability: np.ndarray, background: int | None) -> np.ndarray:
+    """Class labels from class maps (..., K, y, x): 1 + the most probable class, 0 for background.
+
+    A single-channel (sigmoid) map gives 1 where the probability is at least 0.5.
+    """
+    if probability.shape[-3] == 1:
+        return (probability[..., 0, :, :] >= 0.5).astype(np.uint8)
+    labels = np.argmax(probability, axis=-3).astype(np.uint8) + 1
+    if background is not None:
+        labels[labels == background % probability.shape[-3] + 1] = 0
+    return labels

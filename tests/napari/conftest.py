@@ -1,0 +1,84 @@
+"""Fixtures of the napari plugin tests: a sample-data cache per session, one torch thread, helpers.
+
+The tests need the ``gui`` extra (napari, a Qt binding, pytest-qt) and a display: run them
+as ``xvfb-run -a python -m pytest tests/napari``. Without napari every test is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sample_cache(tmp_path_factory):
+    """Sample data go to a cache of this test session, not the user's."""
+    old = os.environ.get("TEMNN_CACHE_DIR")
+    os.environ["TEMNN_CACHE_DIR"] = str(tmp_path_factory.mktemp("temnn-cache"))
+    yield
+    if old is None:
+        os.environ.pop("TEMNN_CACHE_DIR", None)
+    else:
+        os.environ["TEMNN_CACHE_DIR"] = old
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread per test process: the suite runs as 2 processes on 2 cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def notifications():
+    """The notifications dispatched during the test, as (severity name, message) pairs."""
+    from napari.utils.notifications import notification_manager
+
+    start = len(notification_manager.records)
+
+    def since() -> list[tuple[str, str]]:
+        return [(str(n.severity), str(n.message)) for n in notification_manager.records[start:]]
+
+    return since
+
+
+@pytest.fixture
+def run_widget(qtbot):
+    """Press a widget's Run button and wait until its worker has finished (or failed)."""
+
+    def run(widget, timeout: float = 60.0):
+        widget.run_button.native.click()
+        qtbot.waitUntil(lambda: not widget.busy, timeout=int(timeout * 1000))
+
+    return run
+
+
+def _discs(shape, centres, radius):
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    out = np.zeros(shape, dtype=bool)
+    for r, c in centres:
+        out |= np.hypot(rows - r, cols - c) <= radius
+    return out
+
+
+@pytest.fixture
+def two_disc_sequence():
+    """``make(frames, shape)``: two discs of radius 8 px, the left moving right 2 px per frame, the right down 1 px.
+
+    Returns the (frame, y, x) boolean stack and the (row, column) centres of each frame.
+    """
+
+    def make(frames: int = 6, shape=(64, 80)):
+        centres = [[(30.0, 18.0 + 2 * t), (20.0 + t, 58.0)] for t in range(frames)]
+        return np.stack([_discs(shape, c, 8.0) for c in centres]), centres
+
+    return make
