@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "plot_sample": "temnn.structures.preview",
     "debye_waller": "temnn.structures.vibrations",
     "ExperimentalData": "temnn.analysis.experimental",
+    "SimulatedData": "temnn.analysis.simulated",
+    "evaluate": "temnn.analysis.evaluate",
     "make_images": "temnn.simulate.command",
     "wavelength": "temnn.simulate.optics",
     "scherzer_defocus": "temnn.simulate.optics",

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "temnn.analysis.predict_command",
     "temnn.analysis.noise_command",
     "temnn.analysis.reconstruct_command",
+    "temnn.analysis.evaluate_command",
 )
 
 

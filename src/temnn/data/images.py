@@ -35,6 +35,7 @@ __all__ = [
     "is_image_done",
     "write_image",
     "read_image",
+    "read_image_file",
     "write_debug_png",
 ]
 
@@ -138,18 +139,43 @@ def read_image(folder: str | os.PathLike, index: int, epoch: int) -> ImageRecord
     TemnnError
         The image is missing (the ``temnn images`` run did not reach it).
     """
-    npz, json_path = image_paths(folder, index, epoch)
+    return read_image_file(*image_paths(folder, index, epoch))
+
+
+def read_image_file(npz: str | os.PathLike, microscope: str | os.PathLike) -> ImageRecord:
+    """Read an image + label ``.npz`` and its microscope-parameters ``.json`` given by their paths.
+
+    Parameters
+    ----------
+    npz : path
+        The ``NNNNN_EE.npz`` file (``image``, ``label``, ``sampling`` [Å/pixel], ``origin`` [Å]).
+    microscope : path
+        The JSON file of the microscope parameters drawn for that image.
+
+    Raises
+    ------
+    TemnnError
+        A file is missing or the ``.npz`` lacks one of its arrays.
+    """
+    npz, microscope = Path(npz), Path(microscope)
     if not npz.exists():
         raise TemnnError(f"{npz}: image not found; run 'temnn images' on the dataset (it resumes where it stopped)")
+    keys = ("image", "label", "sampling", "origin")
     with np.load(npz) as f:
-        record = ImageRecord(
-            image=f["image"],
-            label=f["label"],
-            sampling=float(f["sampling"]),
-            origin=(float(f["origin"][0]), float(f["origin"][1])),
-            microscope=read_json(json_path),
-        )
-    return record
+        missing = [key for key in keys if key not in f.files]
+        if missing:
+            raise TemnnError(
+                f"{npz}: not a temnn image file (no array {', '.join(missing)}); expected {', '.join(keys)} "
+                "as written by 'temnn images'"
+            )
+        arrays = {key: f[key] for key in keys}
+    return ImageRecord(
+        image=arrays["image"],
+        label=arrays["label"],
+        sampling=float(arrays["sampling"]),
+        origin=(float(arrays["origin"][0]), float(arrays["origin"][1])),
+        microscope=read_json(microscope),
+    )
 
 
 def list_images(folder: str | os.PathLike) -> list[tuple[int, int]]:

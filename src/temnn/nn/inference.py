@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 
@@ -17,7 +19,7 @@ def predict(
     model: Network,
     images: np.ndarray | torch.Tensor,
     *,
-    sampling: float,
+    sampling: float | Sequence[float] | np.ndarray,
     batch_size: int = 4,
     task: Task | None = None,
     normalizedistance: float | None = None,
@@ -35,8 +37,9 @@ def predict(
         normalisation distance).
     images : numpy.ndarray or torch.Tensor
         One focal series (C, H, W) or a batch (B, C, H, W) of image intensities.
-    sampling : float
-        Image sampling [Å/pixel].
+    sampling : float or sequence of float
+        Image sampling [Å/pixel]: one value, or one per series of a batch (images of a
+        simulated set each have their own).
     batch_size : int
         Series per forward pass.
     task : Task, optional
@@ -54,12 +57,11 @@ def predict(
     normalizedistance = normalizedistance or card.get("normalizedistance")
     if task is None or normalizedistance is None:
         raise TemnnError("predict needs a model loaded with temnn.load_model (or give task= and normalizedistance=)")
-    if not (isinstance(sampling, (int, float)) and sampling > 0):
-        raise TemnnError(f"sampling must be a positive number in Å/pixel, got {sampling!r}")
     batch = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images, dtype=torch.float32)
     single = batch.ndim == 3
     if single:
         batch = batch[None]
+    sigmas = torch.as_tensor(standardisation_sigma(normalizedistance, _samplings(sampling, len(batch))))
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -67,8 +69,22 @@ def predict(
     with torch.no_grad():
         for start in range(0, len(batch), batch_size):
             chunk = batch[start : start + batch_size].to(device)
-            chunk = local_standardise(chunk, standardisation_sigma(normalizedistance, sampling))
+            chunk = local_standardise(chunk, sigmas[start : start + batch_size].to(device))
             outputs.append(task.activate(model(chunk)).float().cpu())
     model.train(was_training)
     out = torch.cat(outputs).numpy()
     return out[0] if single else out
+
+
+def _samplings(sampling: float | Sequence[float] | np.ndarray, count: int) -> np.ndarray:
+    """One positive sampling [Å/pixel] per series of a batch of ``count``, or a TemnnError."""
+    try:
+        values = np.asarray(sampling, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.full(1, np.nan)
+    if values.ndim > 1 or values.size not in (1, count) or not np.all(np.isfinite(values) & (values > 0)):
+        raise TemnnError(
+            f"sampling must be a positive number in Å/pixel, or one per series of the batch ({count}), "
+            f"got {sampling!r}"
+        )
+    return np.broadcast_to(values.reshape(-1), (count,))
