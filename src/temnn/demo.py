@@ -346,14 +346,14 @@ def _write_report(
         lines += [f"- Note: {note}"]
     lines += ["", "## Results", ""]
     if summary:
-        lines += ["| metric | median |", "|---|---|"]
-        lines += [f"| {k} | {v:.4g} |" for k, v in summary.items()]
-        lines += [""]
+        lines += ["| metric (test set) | median |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" for k, v in summary.items() if not k.startswith(("columns_", "pixel_precision", "pixel_recall"))]
+        lines += ["", "Per-image values: [`evaluation/metrics.csv`](evaluation/metrics.csv).", ""]
     pictures = [
         ("Structures and exit waves", out / "train" / "preview.png"),
         ("Learning curve", out / "model" / "learning_curve.png"),
         ("Example predictions against ground truth", out / "evaluation" / "examples.png"),
-        ("Histogram of the task metric over the test set", out / "evaluation" / "histogram.png"),
+        ("Histogram of the task metric over the test set", out / "evaluation" / f"histogram_{config.metric}.png"),
         ("Argand plot of the median example", out / "evaluation" / "argand.png"),
     ]
     for title, path in pictures:
