@@ -7,12 +7,27 @@ as ``xvfb-run -a python -m pytest tests/napari``. Without napari every test is s
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
 
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
+
+_NO_DISPLAY = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """napari draws with OpenGL through Qt: without a display (``QT_QPA_PLATFORM=offscreen`` has no
+    OpenGL) Qt aborts the process, so these tests skip and say how to run them."""
+    if not _NO_DISPLAY:
+        return
+    here = os.path.dirname(__file__)
+    skip = pytest.mark.skip(reason="the napari tests need a display: run `xvfb-run -a python -m pytest tests/napari`")
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True, scope="session")

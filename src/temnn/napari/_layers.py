@@ -248,7 +248,8 @@ def derived_layer_kwargs(source: Any, sampling: float, *, frames: bool, leading:
         scale.append(float(source.scale[0]))
         translate.append(float(source.translate[0]))
         units.append(source.units[0])
-        labels.append(str(source.axis_labels[0]))
+        label = str(source.axis_labels[0])
+        labels.append("frame" if label.lstrip("-").isdigit() else label)  # napari's default labels are "-3", …
     for label in leading:
         scale.append(1.0)
         translate.append(0.0)

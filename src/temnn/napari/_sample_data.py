@@ -170,18 +170,21 @@ def au_ceo2_sequence(*, frames: int = 12, size: int = 160, sampling: float = 0.2
         energy, cs = 300e3, -15e4  # [eV], [Å]
         field = size * sampling
         cell = math.ceil(1.5 * field + abs(drift) * (frames - 1))
-        sample = random_supported_particle(sample_rng(seed, 1, stage="demo"), "Au", layers=(5, 6), max_tilt=0.0,
-                                           cell=(cell, cell), support_thickness=(10.0, 12.0))
+        half_span = np.array([field / 2 + abs(drift) * (frames - 1) / 2, field / 2 + 2.0])  # [Å] around the particle
+        for attempt in range(1, 100):  # the particle lands anywhere in the cell: take the first draw the field can follow
+            sample = random_supported_particle(sample_rng(seed, attempt, stage="demo"), "Au", layers=(5, 6),
+                                               max_tilt=0.0, cell=(cell, cell), support_thickness=(10.0, 12.0))
+            centre_xy = sample.sites[sample.classes == 0].mean(axis=0)
+            if np.all(centre_xy >= half_span) and np.all(centre_xy <= cell - half_span):
+                break
         wave = exit_wave(sample.atoms, WaveSettings(energy=energy, sampling=sampling / 2, slice_thickness=0.5))
         waves = torch.from_numpy(wave.array)[None]
         parameters = Parameters(label="Mask", image_size=(size, size), sampling=(sampling, sampling),
                                 num_classes=1, null_class=False)
         centre = scherzer_defocus(cs, energy)
         images, masks = [], []
-        # the field of view follows the particle (placed at random in the cell), staying inside the cell
-        centre_xy = sample.sites[sample.classes == 0].mean(axis=0)
         for t in range(frames):
-            # the stage drifts along x and wanders in y; the focus drifts by up to ±15 Å
+            # the field of view follows the stage, which drifts along x and wanders in y; the focus drifts ±15 Å
             shift = np.array([drift * (t - (frames - 1) / 2), 2.0 * math.sin(t / 2.0)])
             origin = tuple(np.clip(centre_xy - field / 2 + shift, 0.0, cell - field))
             geometry = ImageGeometry(sampling=sampling, origin=origin, shape=(size, size))

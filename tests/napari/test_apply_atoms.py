@@ -1,0 +1,140 @@
+"""'Apply model' and 'Find atoms' with tiny random-initialised models and hand-built class maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+
+from temnn import Parameters  # noqa: E402
+from temnn.napari._apply_model import ApplyModelWidget  # noqa: E402
+from temnn.napari._atoms import FindAtomsWidget, class_colours  # noqa: E402
+
+SAMPLING = 0.12  # [Å/pixel]
+NM = SAMPLING / 10
+
+
+def save_tiny_model(folder, *, label: str = "Mask", in_channels: int = 1, num_classes: int = 2):
+    """A random-initialised 2-layer MSD-net saved as a temnn model; returns the .json path."""
+    import torch
+
+    from temnn.nn.checkpoints import save_model
+    from temnn.nn.registry import build_model
+    from temnn.nn.tasks import task_for
+
+    parameters = Parameters(label=label, image_size=(32, 32), sampling=(0.1, 0.15), num_classes=num_classes,
+                            multifocus=None if in_channels == 1 else (in_channels, 20.0, 0.0),
+                            defocus=(-100.0, 100.0), normalizedistance=2.0)
+    torch.manual_seed(0)
+    network = build_model("msdnet", in_channels, parameters.output_channels, layers=2, width=1, kernel=3)
+    card = {"task": task_for(parameters).to_dict(), "parameters": parameters.to_dict(),
+            "sampling": list(parameters.sampling), "normalizedistance": parameters.normalizedistance}
+    stem = save_model(network, folder / f"{label.lower()}{in_channels}", card)
+    return stem.with_name(stem.name + ".json")
+
+
+def test_probability_and_class_layers_of_a_stack(make_napari_viewer, run_widget, tmp_path):
+    from temnn import load_model
+    from temnn.analysis.tiling import infer_image
+
+    viewer = make_napari_viewer()
+    frames = np.random.default_rng(1).normal(1.0, 0.1, (2, 40, 48)).astype(np.float32)  # (frame, y, x)
+    layer = viewer.add_image(frames, scale=(1, NM, NM), units=("pixel", "nm", "nm"), translate=(0, 0.5, 0.2),
+                             name="stack")
+    widget = ApplyModelWidget(viewer)
+    widget.image.value = layer
+    widget.model_path.value = save_tiny_model(tmp_path)
+    widget.tile.value, widget.overlap.value = 32, 8
+    run_widget(widget)
+    probability = viewer.layers["stack probability"]
+    classes = viewer.layers["stack classes"]
+    assert probability.data.shape == (2, 2, 40, 48)  # (frame, class, y, x)
+    np.testing.assert_allclose(probability.scale, (1, 1, NM, NM))
+    np.testing.assert_allclose(probability.translate, (0, 0, 0.5, 0.2))
+    assert tuple(probability.axis_labels) == ("frame", "class", "y", "x")
+    np.testing.assert_allclose(probability.data.sum(axis=1), 1.0, atol=1e-5)  # softmax over particle + background
+    # the same numbers as the library on the frame in temnn's (x, y) order
+    reference = infer_image(load_model(widget.model_path.value), frames[1].T, sampling=SAMPLING, tile=32, overlap=8)
+    np.testing.assert_allclose(probability.data[1], np.swapaxes(reference, -1, -2), atol=1e-5)
+    assert classes.data.shape == (2, 40, 48)
+    np.testing.assert_array_equal(classes.data == 1, probability.data[:, 0] > probability.data[:, 1])
+
+
+def test_focal_series_model_takes_the_defocus_axis(make_napari_viewer, run_widget, tmp_path):
+    viewer = make_napari_viewer()
+    series = np.random.default_rng(2).normal(1.0, 0.1, (3, 32, 36)).astype(np.float32)
+    layer = viewer.add_image(series, scale=(1, NM, NM), units=("pixel", "nm", "nm"),
+                             axis_labels=("defocus", "y", "x"), name="series")
+    widget = ApplyModelWidget(viewer)
+    widget.image.value = layer
+    widget.model_path.value = save_tiny_model(tmp_path, label="Disk", in_channels=3, num_classes=4)
+    run_widget(widget)
+    probability = viewer.layers["series probability"]
+    assert probability.data.shape == (4, 32, 36) and tuple(probability.axis_labels) == ("class", "y", "x")
+    assert viewer.layers["series classes"].data.shape == (32, 36)
+
+
+def test_channel_mismatch_and_missing_calibration_are_notified(make_napari_viewer, run_widget, notifications,
+                                                               tmp_path):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.ones((32, 32), np.float32), scale=(NM, NM), units=("nm", "nm"), name="one image")
+    widget = ApplyModelWidget(viewer)
+    widget.image.value = image
+    widget.model_path.value = save_tiny_model(tmp_path, label="Disk", in_channels=3, num_classes=4)
+    run_widget(widget)
+    severity, message = notifications()[-1]
+    assert severity == "error" and "focal series" in message and "3" in message
+    bare = viewer.add_image(np.ones((32, 32), np.float32), name="no scale")
+    widget.image.value = bare
+    widget.model_path.value = save_tiny_model(tmp_path)
+    run_widget(widget)
+    severity, message = notifications()[-1]
+    assert severity == "error" and "'no scale' has no pixel size" in message and "Å/pixel" in message
+    assert [layer.name for layer in viewer.layers] == ["one image", "no scale"]
+
+
+def test_points_of_a_disk_probability_layer(make_napari_viewer, run_widget):
+    viewer = make_napari_viewer()
+    ny, nx = 40, 50
+    rows, cols = np.mgrid[:ny, :nx]
+    truth = [(8.3, 10.6, 0), (20.0, 30.2, 1), (30.7, 12.1, 2), (31.2, 40.4, 0)]  # (row, column, class)
+    maps = np.zeros((4, ny, nx), np.float32)
+    for r, c, k in truth:
+        maps[k] += np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * 1.5**2))
+    maps[3] = 1 - maps[:3].sum(axis=0)  # background last
+    layer = viewer.add_image(maps, scale=(1, NM, NM), units=("pixel", "nm", "nm"), axis_labels=("class", "y", "x"),
+                             metadata={"temnn": {"class_names": ["1Mo", "2S", "1S", "background"]}}, name="disk")
+    widget = FindAtomsWidget(viewer)
+    widget.source.value = layer
+    widget.min_distance.value = 5 * SAMPLING
+    run_widget(widget)
+    points = viewer.layers["disk atoms"]
+    assert len(points.data) == len(truth)
+    np.testing.assert_allclose(points.scale, (NM, NM))
+    order = np.lexsort((points.data[:, 1], points.data[:, 0]))
+    expected = sorted(truth)
+    np.testing.assert_allclose(points.data[order], [(r, c) for r, c, _ in expected], atol=0.05)
+    assert list(points.features["class"].iloc[order]) == [k for _, _, k in expected]
+    assert list(points.features["class_name"].iloc[order]) == [["1Mo", "2S", "1S"][k] for _, _, k in expected]
+    np.testing.assert_allclose(points.face_color[order], class_colours([k for _, _, k in expected]), atol=1e-3)
+
+
+def test_points_from_an_image_and_a_disk_model(make_napari_viewer, run_widget, tmp_path):
+    from temnn import find_peaks, load_model
+    from temnn.analysis.tiling import infer_image
+
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(3).normal(1.0, 0.2, (36, 40)).astype(np.float32)
+    layer = viewer.add_image(image, scale=(NM, NM), units=("nm", "nm"), name="image")
+    widget = FindAtomsWidget(viewer)
+    widget.source.value = layer
+    widget.model_path.value = save_tiny_model(tmp_path, label="Disk", num_classes=3)
+    widget.threshold.value = 0.3
+    run_widget(widget)
+    model = load_model(widget.model_path.value)
+    expected = find_peaks(infer_image(model, image.T, sampling=SAMPLING), min_distance=widget.min_distance.value
+                          / SAMPLING, threshold=0.3, background=-1)
+    points = viewer.layers["image atoms"]
+    assert len(points.data) == len(expected)
+    np.testing.assert_allclose(np.sort(points.data, axis=0), np.sort(expected.positions[:, ::-1], axis=0))
