@@ -40,7 +40,9 @@ def test_fft_layer_has_one_spectrum_per_frame_with_the_lattice_peak(make_napari_
     images, labels = tracked_layers(viewer, stack, centres)
     widget = FourierWidget(viewer)
     widget.image.value, widget.tracked.value = images, labels
-    widget.track_id.value = 1
+    labels.selected_label = 2
+    assert widget.track_id.value == 2  # the id follows the labels layer's selected label
+    labels.selected_label = 1
     run_widget(widget)
     fft = viewer.layers["images FFT id 1"]
     frames, n, m = fft.data.shape

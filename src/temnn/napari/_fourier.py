@@ -48,12 +48,22 @@ class FourierWidget(WorkerWidget):
                             tooltip="side of the square crop [pixels]; 0: from the particle's largest extent")
         self.sampling = self.sampling_field()
         self.extend([self.image, self.tracked, self.track_id, self.sigma, self.size, self.sampling])
+        self._followed: Any = None
         self.tracked.changed.connect(self._follow_selected_label)
         self.finish_layout()
 
     def _follow_selected_label(self, layer: Any) -> None:
-        if layer is not None and getattr(layer, "selected_label", 0) > 0:
-            self.track_id.value = int(layer.selected_label)
+        """Take the id from the labels layer's selected label, now and whenever it changes."""
+        if self._followed is not None:
+            self._followed.events.selected_label.disconnect(self._take_selected_label)
+        self._followed = layer
+        if layer is not None:
+            layer.events.selected_label.connect(self._take_selected_label)
+            self._take_selected_label()
+
+    def _take_selected_label(self, *_: Any) -> None:
+        if self._followed is not None and self._followed.selected_label > 0:
+            self.track_id.value = int(self._followed.selected_label)
 
     def run(self) -> None:
         image = self.required(self.image.value, "image layer")

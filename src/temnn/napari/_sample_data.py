@@ -171,7 +171,8 @@ def au_ceo2_sequence(*, frames: int = 12, size: int = 160, sampling: float = 0.2
         field = size * sampling
         cell = math.ceil(1.5 * field + abs(drift) * (frames - 1))
         half_span = np.array([field / 2 + abs(drift) * (frames - 1) / 2, field / 2 + 2.0])  # [Å] around the particle
-        for attempt in range(1, 100):  # the particle lands anywhere in the cell: take the first draw the field can follow
+        # the particle lands anywhere in the cell: take the first draw whose drifting field stays in the cell
+        for attempt in range(1, 100):
             sample = random_supported_particle(sample_rng(seed, attempt, stage="demo"), "Au", layers=(5, 6),
                                                max_tilt=0.0, cell=(cell, cell), support_thickness=(10.0, 12.0))
             centre_xy = sample.sites[sample.classes == 0].mean(axis=0)

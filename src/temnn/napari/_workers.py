@@ -212,14 +212,6 @@ def check_same_frames(images: LayerFrames, labels: LayerFrames) -> None:
         )
 
 
-def present_ids(labels: LayerFrames) -> list[int]:
-    """The non-zero ids of a labels layer, in increasing order (reads every frame once)."""
-    ids: set[int] = set()
-    for t in range(len(labels)):
-        ids.update(int(i) for i in np.unique(labels.frame(t)) if i != 0)
-    return sorted(ids)
-
-
 # ---------------------------------------------------------------------------------- properties
 def roi_table(labels: LayerFrames, ids: list[int], *, sampling: float,
               frame_interval: float | None = None) -> list[dict[str, float]]:
