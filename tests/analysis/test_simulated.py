@@ -177,3 +177,38 @@ def test_plots_draw_every_panel_and_the_argand_points(tmp_path):
     true = np.concatenate([c.get_offsets() for c in axes[1].collections])
     assert len(predicted) == len(true) == len(SITES[0][0])  # one point per phase bump
     np.testing.assert_allclose(true[:, 1], np.sin(0.2), atol=1e-6)  # Im ψ at a bump top
+
+
+def test_label_peaks_are_the_stored_sites_to_a_fraction_of_a_pixel(tmp_path):
+    """The atomic F1's true columns (label peaks) sit on the sites: a prediction drawn at the sites scores 1 at 1 px."""
+    from temnn import Parameters
+    from temnn._io import write_json
+    from temnn.simulate.geometry import ImageGeometry
+    from temnn.simulate.labels import disk_label
+
+    sampling, origin = 0.107, (1.3, -0.7)  # [Å/pixel], [Å]
+    geometry = ImageGeometry(sampling=sampling, origin=origin, shape=(64, 64))
+    params = Parameters(label="Disk", image_size=(64, 64), sampling=(0.1, 0.11), num_classes=3, spotsize=0.4)
+    rng = np.random.default_rng(3)
+    grid = np.stack(np.meshgrid(np.arange(4), np.arange(4)), -1).reshape(-1, 2)
+    sites = np.asarray(origin) + 0.8 + 1.5 * grid + rng.uniform(-0.2, 0.2, grid.shape)  # [Å], 1.5 Å apart
+    classes = rng.integers(0, 2, len(sites))
+    folder = tmp_path / "images" / "disk"
+    folder.mkdir(parents=True)
+    params.save(folder / "parameters.json")
+    write_json(folder / "00000_00.json", {"defocus": [0.0], "dose": None})
+    save_npz(folder / "00000_00.npz", image=np.ones((1, 64, 64), np.float32),
+             label=disk_label(sites, classes, geometry, params), sampling=np.float64(sampling),
+             origin=np.asarray(origin))
+    data = SimulatedData(folder / "00000_00.npz")
+    # an independent 'prediction': a Gaussian of σ = 1.5 px at every site, in its class channel
+    ix, iy = np.mgrid[:64, :64]
+    pixels = (sites - np.asarray(origin)) / sampling
+    prediction = np.zeros((3, 64, 64))
+    for (px, py), c in zip(pixels, classes):
+        prediction[c] += np.exp(-((ix - px) ** 2 + (iy - py) ** 2) / (2 * 1.5**2))
+    prediction[2] = 1 - prediction[:2].sum(0)
+    data.prediction = prediction
+    columns = data.atomic_f1(radius=1.0)
+    assert columns.overall.f1 == 1.0 and columns.overall.tp == len(sites)
+    assert data.metrics_row()["dose_e_per_angstrom2"] is None

@@ -51,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto: a GPU if present)")
     p.add_argument("--ensemble", nargs="+", metavar="MODEL", default=(),
-                   help="further models: score the mean prediction of all and plot where they disagree")
+                   help="further models: score the mean prediction of all and plot where they disagree "
+                   "(give this option after MODEL and DATA)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or printed table")
     p.set_defaults(func=_run)
 
