@@ -9,7 +9,8 @@ Prints tables and writes ``benchmarks/results/train.json``. Three parts:
 
 1. **MSD-net memory** (50 and 100 layers, width 1, 9×9 kernel, one 3-image series): the bytes
    autograd keeps for the backward pass and the peak resident memory of a fresh process
-   (forward + backward), for the shared-buffer implementation and the plain ``torch.cat`` one.
+   (second forward + backward, Linux), for the shared-buffer implementation and the plain
+   ``torch.cat`` one.
 2. **Loader alone**: series/s of reading ``NNNNN_EE.npz`` + geometric augmentation (DataLoader)
    and of the batched local standardisation + intensity augmentation on the device.
 3. **Training step alone and inference**: images/s of one optimizer step and megapixels/s of a
@@ -23,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -66,18 +66,30 @@ def saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
     return sum(n for ptr, n in storages.items() if ptr not in parameter_storages)
 
 
+def peak_rss_mib(reset: bool = False) -> float:
+    """Peak resident memory of this process [MiB] (Linux VmHWM), optionally reset to the current RSS first."""
+    if reset:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # Linux ≥ 4.0: high-water mark := current resident set
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
 def memory_child(layers: int, efficient: bool, size: int) -> None:
-    """In a fresh process: peak RSS growth of one forward + backward (printed as JSON)."""
+    """In a fresh process: peak RSS growth of a forward + backward pass (printed as JSON).
+
+    A first pass loads kernels and fills oneDNN's primitive caches; the parent starts this
+    process with ``MALLOC_MMAP_THRESHOLD_`` small so that freed activations go back to the
+    system; the peak is then reset and the second pass measured.
+    """
     torch.manual_seed(0)
     model = build_model("msdnet", CHANNELS_IN, CHANNELS_OUT, layers=layers, width=1, kernel=9)
     model.memory_efficient = efficient
     x = torch.randn(1, CHANNELS_IN, size, size)
-    # No warm-up: memory freed by a warm-up pass would be reused and hide the peak. The
-    # one-off library start-up counted here is the same for both implementations.
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model(x).sum().backward()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_rss_growth_MiB": (peak - before) / 1024}))
+    before = peak_rss_mib(reset=True)
+    model(x).sum().backward()
+    print(json.dumps({"peak_rss_growth_MiB": peak_rss_mib() - before}))
 
 
 def memory_table(size: int) -> list[dict]:
@@ -93,6 +105,7 @@ def memory_table(size: int) -> list[dict]:
                 capture_output=True,
                 text=True,
                 check=True,
+                env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"},
             )
             rss = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_growth_MiB"]
             rows.append(
@@ -189,8 +202,8 @@ def compute_row(name: str, setting: str, size: int, batch: int, repeats: int) ->
     try:
         x, y = data(size)
         began = time.perf_counter()
-        step(*data(96))  # warm-up on a small image: kernels, allocator, compilation (dynamic shapes)
-        infer(data(96)[0])
+        infer(x)  # warm-up at the timed size: kernels, allocator, compilation (one per shape)
+        step(x, y)
         row["warm_up_s"] = time.perf_counter() - began
         row["inference_MP_per_s"] = batch * size * size / 1e6 / timed(lambda: infer(x), repeats)
         row["train_images_per_s"] = batch / timed(lambda: step(x, y), repeats)
@@ -226,12 +239,15 @@ def main() -> None:
         "--settings", nargs="*", default=["eager", "1 thread", "channels_last", "compile"], help="settings to compare"
     )
     parser.add_argument("--skip", nargs="*", default=[], choices=["memory", "loader"], help="parts to leave out")
+    parser.add_argument("--append", action="store_true", help="add the rows to an existing results file")
     parser.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child[0], bool(args.memory_child[1]), args.memory_child[2])
         return
+    previous = json.loads(RESULTS.read_text()) if args.append and RESULTS.exists() else {}
     results = {
+        **previous,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
@@ -251,7 +267,7 @@ def main() -> None:
         results["loader"] = loader_table(args.size, batch=8, samples=32)
         print_table(f"Loader alone ({CHANNELS_IN}×{args.size}×{args.size} series, batch 8)", results["loader"])
         write_json(RESULTS, results)
-    results["compute"] = []
+    results["compute"] = previous.get("compute", [])
     for name in args.models:
         for setting in args.settings:
             results["compute"].append(compute_row(name, setting, args.size, args.batch, args.repeats))
