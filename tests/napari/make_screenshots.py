@@ -37,6 +37,7 @@ def save(viewer, path: Path) -> None:
     """A screenshot of the whole window, as a PNG below :data:`LIMIT` (colours reduced when needed)."""
     from PIL import Image
 
+    viewer.window.resize(1500, 950)
     wait_events()
     picture = Image.fromarray(viewer.screenshot(canvas_only=False, flash=False)).convert("RGB")
     for colours in (None, 256, 128, 64):
@@ -57,8 +58,7 @@ def wait_events() -> None:
 
 def dock(viewer, widget, name: str):
     """Show ``widget`` as the only dock widget on the right."""
-    for other in list(viewer.window.dock_widgets):
-        viewer.window.remove_dock_widget(viewer.window.dock_widgets[other])
+    viewer.window.remove_dock_widget("all")
     viewer.window.add_dock_widget(widget, name=name, area="right")
     return widget
 
@@ -99,6 +99,7 @@ def main(out: Path) -> None:
     train.folder.value = work
     images, truth = add(viewer, au_ceo2_sequence())
     truth.visible = False
+    viewer.reset_view()
     train.run_button.native.click()
     wait(train)
     save(viewer, out / "napari_simulate_train.png")
@@ -110,7 +111,7 @@ def main(out: Path) -> None:
     apply.run_button.native.click()
     wait(apply)
     viewer.layers[f"{images.name} classes"].visible = False
-    viewer.dims.set_point(0, 6)
+    viewer.dims.set_point(1, 6)  # frame 6 (the class axis comes first)
     save(viewer, out / "napari_apply_model.png")
 
     # Label by 2+1D connectivity on the particle mask (the sample's ground truth: a small CPU-trained
@@ -132,10 +133,10 @@ def main(out: Path) -> None:
     wait(fourier)
     for layer in viewer.layers:
         layer.visible = layer.name in (images.name, f"{images.name} FFT id {fourier.track_id.value}")
-    viewer.grid.enabled = True
+    viewer.canvas.grid.enabled = True
     viewer.reset_view()
     save(viewer, out / "napari_fft.png")
-    viewer.grid.enabled = False
+    viewer.canvas.grid.enabled = False
 
     # ROI properties: table, area against time, CSV export
     roi = dock(viewer, RoiPropertiesWidget(viewer), "ROI properties")

@@ -49,16 +49,16 @@ def test_probability_and_class_layers_of_a_stack(make_napari_viewer, run_widget,
     run_widget(widget)
     probability = viewer.layers["stack probability"]
     classes = viewer.layers["stack classes"]
-    assert probability.data.shape == (2, 2, 40, 48)  # (frame, class, y, x)
+    assert probability.data.shape == (2, 2, 40, 48)  # (class, frame, y, x): the frame axis lines up with the images
     np.testing.assert_allclose(probability.scale, (1, 1, NM, NM))
     np.testing.assert_allclose(probability.translate, (0, 0, 0.5, 0.2))
-    assert tuple(probability.axis_labels) == ("frame", "class", "y", "x")
-    np.testing.assert_allclose(probability.data.sum(axis=1), 1.0, atol=1e-5)  # softmax over particle + background
+    assert tuple(probability.axis_labels) == ("class", "frame", "y", "x")
+    np.testing.assert_allclose(probability.data.sum(axis=0), 1.0, atol=1e-5)  # softmax over particle + background
     # the same numbers as the library on the frame in temnn's (x, y) order
     reference = infer_image(load_model(widget.model_path.value), frames[1].T, sampling=SAMPLING, tile=32, overlap=8)
-    np.testing.assert_allclose(probability.data[1], np.swapaxes(reference, -1, -2), atol=1e-5)
+    np.testing.assert_allclose(probability.data[:, 1], np.swapaxes(reference, -1, -2), atol=1e-5)
     assert classes.data.shape == (2, 40, 48)
-    np.testing.assert_array_equal(classes.data == 1, probability.data[:, 0] > probability.data[:, 1])
+    np.testing.assert_array_equal(classes.data == 1, probability.data[0] > probability.data[1])
 
 
 def test_focal_series_model_takes_the_defocus_axis(make_napari_viewer, run_widget, tmp_path):

@@ -47,16 +47,17 @@ def test_fft_layer_has_one_spectrum_per_frame_with_the_lattice_peak(make_napari_
     fft = viewer.layers["images FFT id 1"]
     frames, n, m = fft.data.shape
     assert frames == 4 and n == m and n >= 2 * 17  # twice the particle (17 px) plus the apodisation margin
-    dq = 10.0 / (n * SAMPLING)  # one spectrum pixel [1/nm]
+    dq = 1.0 / (n * SAMPLING)  # one spectrum pixel [1/Å]
     np.testing.assert_allclose(fft.scale, (1, dq, dq))
     np.testing.assert_allclose(fft.translate[-2:], (-(n // 2) * dq,) * 2)
+    assert [str(u) for u in fft.units[-2:]] == ["1 / angstrom"] * 2
     for t in range(frames):
         spectrum = fft.data[t].copy()
         spectrum[n // 2 - 2:n // 2 + 3, n // 2 - 2:n // 2 + 3] = -np.inf  # leave out zero frequency
         row, col = np.unravel_index(np.argmax(spectrum), spectrum.shape)
         # the lattice runs along x: its peak lies on the qx axis at q = 1/period
         assert row == n // 2
-        assert abs(abs(col - n // 2) * dq - 10.0 / PERIOD) <= dq
+        assert abs(abs(col - n // 2) * dq - 1.0 / PERIOD) <= dq
 
 
 def test_fft_of_an_empty_labels_layer_or_a_missing_id_says_what_to_do(make_napari_viewer, run_widget, notifications,

@@ -39,8 +39,8 @@ def test_probability_layer_with_a_class_axis_and_a_given_sampling(make_napari_vi
                                                                    two_disc_sequence):
     viewer = make_napari_viewer()
     stack, _ = two_disc_sequence(frames=3)
-    probability = np.stack([stack, ~stack], axis=1).astype(np.float32)  # (frame, class, y, x), background last
-    layer = viewer.add_image(probability, axis_labels=("frame", "class", "y", "x"), name="uncalibrated")
+    probability = np.stack([stack, ~stack]).astype(np.float32)  # (class, frame, y, x), background last
+    layer = viewer.add_image(probability, axis_labels=("class", "frame", "y", "x"), name="uncalibrated")
     widget = TrackWidget(viewer)
     widget.segmentation.value = layer
     widget.min_separation.value = 0.4

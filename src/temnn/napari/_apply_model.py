@@ -43,7 +43,8 @@ class ApplyModelWidget(WorkerWidget):
     input. Frames outside the model's training sampling are resampled for the network, with
     a warning. Segmentation models add a probability layer ``(frame, class, y, x)`` and a
     labels layer of the most probable class (background 0); exit-wave models add the real
-    and imaginary parts.
+    and imaginary parts. The class axis comes first, ``(class, frame, y, x)``, so the frame
+    slider moves images and predictions together.
     """
 
     title = "Apply model"
@@ -81,11 +82,11 @@ class ApplyModelWidget(WorkerWidget):
             show_warning(str(warning.message))
         channels = int(model.out_channels)
         nx, ny = frames.shape
-        result = np.zeros((len(starts), channels, ny, nx), dtype=np.float32)
+        result = np.zeros((channels, len(starts), ny, nx), dtype=np.float32)
 
         def keep(step: Step) -> None:
             k, prediction = step.value
-            result[k] = to_layer(prediction)
+            result[:, k] = to_layer(prediction)
 
         def add_layers(_: Any) -> None:
             self._add_layers(layer, model, result, sampling, stacked=frames.has_frames and len(starts) > 1)
@@ -97,7 +98,7 @@ class ApplyModelWidget(WorkerWidget):
     def _add_layers(self, source: Any, model: Any, result: np.ndarray, sampling: float, *, stacked: bool) -> None:
         """Add the prediction (and for segmentation the most probable class) as layers."""
         task = model.task
-        data = result if stacked else result[0]
+        data = result if stacked else result[:, 0]
         frames = stacked
         card = {"model": str(self.model_path.value), "label": task.label, "activation": task.activation,
                 "sampling_angstrom": sampling}
@@ -126,13 +127,13 @@ def channels_background(model: Any) -> int | None:
 
 
 def most_probable_class(probability: np.ndarray, background: int | None) -> np.ndarray:
-    """Class labels from class maps (..., K, y, x): 1 + the most probable class, 0 for background.
+    """Class labels from class maps (K, ...): 1 + the most probable class, 0 for background.
 
     A single-channel (sigmoid) map gives 1 where the probability is at least 0.5.
     """
-    if probability.shape[-3] == 1:
-        return (probability[..., 0, :, :] >= 0.5).astype(np.uint8)
-    labels = np.argmax(probability, axis=-3).astype(np.uint8) + 1
+    if probability.shape[0] == 1:
+        return (probability[0] >= 0.5).astype(np.uint8)
+    labels = np.argmax(probability, axis=0).astype(np.uint8) + 1
     if background is not None:
-        labels[labels == background % probability.shape[-3] + 1] = 0
+        labels[labels == background % probability.shape[0] + 1] = 0
     return labels

@@ -30,7 +30,7 @@ class FourierWidget(WorkerWidget):
 
     The mask edge is softened by a Gaussian (apodisation) so the outline does not streak the
     transform (:func:`temnn.analysis.fourier.instance_power_spectra`). The spectra come out
-    as one image layer, log10 of the power, one spectrum per frame, calibrated in 1/nm with
+    as one image layer, log10 of the power, one spectrum per frame, calibrated in 1/Å with
     zero frequency at the origin; frames without the particle are empty (NaN).
     """
 
@@ -51,6 +51,7 @@ class FourierWidget(WorkerWidget):
         self._followed: Any = None
         self.tracked.changed.connect(self._follow_selected_label)
         self.finish_layout()
+        self._follow_selected_label(self.tracked.value)
 
     def _follow_selected_label(self, layer: Any) -> None:
         """Take the id from the labels layer's selected label, now and whenever it changes."""
@@ -85,7 +86,7 @@ class FourierWidget(WorkerWidget):
             positive = np.isfinite(power) & (power > 0)
             log_power[positive] = np.log10(power[positive])
             size = power.shape[-1]
-            dq = 10.0 / (size * sampling)  # one spectrum pixel [1/nm]
+            dq = 1.0 / (size * sampling)  # one spectrum pixel [1/Å]: spectra and images then span similar numbers
             finite = log_power[np.isfinite(log_power)]
             limits = tuple(float(v) for v in np.percentile(finite, (1.0, 99.9))) if finite.size else (0.0, 1.0)
             data = log_power if images.has_frames else log_power[0]
@@ -93,7 +94,7 @@ class FourierWidget(WorkerWidget):
             self.viewer.add_image(
                 data, name=f"{image.name} FFT id {track_id}", colormap="inferno", contrast_limits=limits,
                 scale=[1.0] * lead + [dq, dq], translate=[0.0] * lead + [-(size // 2) * dq] * 2,
-                units=["pixel"] * lead + ["1/nm", "1/nm"], axis_labels=(["frame"] * lead) + ["y", "x"],
+                units=["pixel"] * lead + ["1/angstrom", "1/angstrom"], axis_labels=(["frame"] * lead) + ["y", "x"],
                 metadata={"temnn": {"track_id": track_id, "sampling_angstrom": sampling, "crop_pixels": size,
                                     "sigma_pixels": self.sigma.value, "quantity": "log10 power spectrum"}})
 

@@ -12,8 +12,10 @@ the sampling in Å/pixel. A ``pixel`` layer with another scale is read as nm (th
 of napari plugins written before layers had units).
 
 Leading axes: ``(y, x)`` is one frame; ``(frame, y, x)`` a stack or a focal series;
-``(class, y, x)`` and ``(frame, class, y, x)`` are class maps, recognised by the axis label
-``"class"`` that temnn's layers carry.
+``(class, y, x)`` and ``(class, frame, y, x)`` are class maps, recognised by the axis label
+``"class"`` that temnn's layers carry. The class axis comes first because napari lines up
+the axes of its layers from the last one: a ``(class, frame, y, x)`` prediction then shares
+its frame slider with the ``(frame, y, x)`` images it was made from.
 """
 
 from __future__ import annotations
@@ -165,17 +167,17 @@ class LayerFrames:
         data = layer.data
         labels = tuple(str(a) for a in getattr(layer, "axis_labels", ()))
         ndim = int(data.ndim)
-        has_classes = ndim >= 3 and len(labels) == ndim and labels[-3] == CLASS_AXIS
+        has_classes = ndim >= 3 and len(labels) == ndim and labels[0] == CLASS_AXIS
         leading = ndim - 2 - int(has_classes)
         if ndim < 2 or leading > 1:
             raise TemnnError(
                 f"layer '{layer.name}' has shape {tuple(data.shape)}: expected (y, x), (frame, y, x), (class, y, x) "
-                "or (frame, class, y, x)"
+                "or (class, frame, y, x)"
             )
         return cls(data=data, has_frames=leading == 1, has_classes=has_classes, name=str(layer.name))
 
     def __len__(self) -> int:
-        return int(self.data.shape[0]) if self.has_frames else 1
+        return int(self.data.shape[-3]) if self.has_frames else 1
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -185,7 +187,7 @@ class LayerFrames:
     @property
     def classes(self) -> int:
         """Number of class channels (1 without a class axis)."""
-        return int(self.data.shape[-3]) if self.has_classes else 1
+        return int(self.data.shape[0]) if self.has_classes else 1
 
     def frame(self, index: int, channel: int | None = None) -> np.ndarray:
         """Frame ``index``: (nx, ny), or (K, nx, ny) class maps when ``channel`` is None and there are classes.
@@ -197,11 +199,13 @@ class LayerFrames:
         channel : int, optional
             The class channel to take from class maps.
         """
-        raw = self.data[index] if self.has_frames else self.data
+        raw = self.data
         if self.has_classes and channel is not None:
             if not 0 <= channel < self.classes:
                 raise TemnnError(f"channel: layer '{self.name}' has class channels 0…{self.classes - 1}, got {channel}")
             raw = raw[channel]
+        if self.has_frames:
+            raw = raw[:, index] if self.has_classes and channel is None else raw[index]
         raw = raw.compute() if hasattr(raw, "compute") else raw
         return np.swapaxes(np.asarray(raw), -1, -2)
 
@@ -226,9 +230,9 @@ def derived_layer_kwargs(source: Any, sampling: float, *, frames: bool, leading:
     sampling : float
         Pixel size [Å/pixel] of the new layer's spatial axes.
     frames : bool
-        Whether the new layer has ``source``'s frame axis first.
+        Whether the new layer has ``source``'s frame axis (before y, x).
     leading : sequence of str
-        Labels of further leading axes after the frame axis (e.g. ``("class",)``), scale 1.
+        Labels of further axes before the frame axis (e.g. ``("class",)``), scale 1.
     name : str
         The new layer's name.
     **extra
@@ -244,17 +248,17 @@ def derived_layer_kwargs(source: Any, sampling: float, *, frames: bool, leading:
     translate: list[float] = []
     units: list[Any] = []
     labels: list[str] = []
-    if frames:
-        scale.append(float(source.scale[0]))
-        translate.append(float(source.translate[0]))
-        units.append(source.units[0])
-        label = str(source.axis_labels[0])
-        labels.append("frame" if label.lstrip("-").isdigit() else label)  # napari's default labels are "-3", …
     for label in leading:
         scale.append(1.0)
         translate.append(0.0)
         units.append("pixel")
         labels.append(label)
+    if frames:
+        scale.append(float(source.scale[-3]))
+        translate.append(float(source.translate[-3]))
+        units.append(source.units[-3])
+        label = str(source.axis_labels[-3])
+        labels.append("frame" if label.lstrip("-").isdigit() else label)  # napari's default labels are "-3", …
     spatial_translate = [float(t) for t in source.translate[-2:]] if is_calibrated(source) else [0.0, 0.0]
     return dict(name=name, scale=scale + [nm, nm], translate=translate + spatial_translate,
                 units=units + ["nm", "nm"], axis_labels=labels + ["y", "x"], **extra)

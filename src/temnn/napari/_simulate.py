@@ -73,6 +73,7 @@ class SimulateTrainWidget(WorkerWidget):
                                   tooltip="mos2: MoS2 flakes (50 keV, Disk labels); particle: Au on CeO2 (300 keV, "
                                           "Mask labels)")
         self.form = ParametersForm(default_parameters("mos2"))
+        self.form.min_height = self.form.max_height = 260  # [px]: the form scrolls, the buttons stay in view
         self.parameters_file = FileEdit(label="parameters file", mode="r", filter="JSON (*.json)", value="")
         self.load_button = PushButton(text="Load parameters")
         self.save_button = PushButton(text="Save parameters")
