@@ -103,5 +103,5 @@ class FindAtomsWidget(WorkerWidget):
             features={"class": cls, "class_name": class_names,
                       "probability": np.concatenate(values) if values else np.zeros(0)},
             face_color=class_colours(cls) if len(cls) else "white", border_width=0,
-            size=angstrom_to_nm(max(self.min_distance.value / 2, sampling * 3)),
+            size=angstrom_to_nm(max(self.min_distance.value, sampling * 4)),  # a disc as wide as the spacing
             metadata={"temnn": {"sampling_angstrom": sampling, "class_names": names}}))
