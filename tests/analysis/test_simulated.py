@@ -164,6 +164,9 @@ def test_plots_draw_every_panel_and_the_argand_points(tmp_path):
     fig, axes = data.plot(path=tmp_path / "sheet.png")
     assert len(axes) == 4 and (tmp_path / "sheet.png").stat().st_size > 0
     assert axes[0].get_title().startswith("image, Δf = 0 Å") and axes[1].get_title() == "image, Δf = 20 Å"
+    marks = axes[-1].collections[0].get_offsets()  # the columns atomic_f1 finds, one + each
+    assert axes[-1].get_title() == "prediction, 5 columns (+)"
+    np.testing.assert_allclose(sorted(map(tuple, marks)), sorted(SITES[0][0]), atol=0.1)
 
     folder = write_set(tmp_path / "wave", "Exitwave")
     wave = SimulatedData(folder / "00000_00.npz")

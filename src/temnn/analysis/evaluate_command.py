@@ -111,7 +111,7 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         example = SimulatedData(result.image_path(row))
         example.infer(result.models, batch_size=batch_size, threshold=threshold)
         examples[name] = (example, row)
-    _plot_examples(examples, result.metric, out / "examples.png")
+    _plot_examples(examples, result.metric, out / "examples.png", threshold=threshold, min_distance=min_distance)
     median = examples["median"][0]
     if result.label == "Exitwave":
         fig, _ = median.plot_argand(path=out / "argand_median.png")
@@ -134,7 +134,8 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     return result
 
 
-def _plot_examples(examples: dict[str, tuple[Any, dict[str, Any]]], metric: str, path: Path) -> None:
+def _plot_examples(examples: dict[str, tuple[Any, dict[str, Any]]], metric: str, path: Path, *, threshold: float,
+                   min_distance: float | None) -> None:
     """One row per example (best, median, worst): image(s), label and prediction."""
     import matplotlib.pyplot as plt
 
@@ -144,7 +145,8 @@ def _plot_examples(examples: dict[str, tuple[Any, dict[str, Any]]], metric: str,
     fig, grid = plt.subplots(len(examples), columns, figsize=(3.2 * columns, 3.4 * len(examples)), squeeze=False)
     for axes, (name, (data, row)) in zip(grid, examples.items()):
         data.plot(axes=list(axes[:data.panel_count()]),
-                  title=f"{name} ({row['index']:05d}_{row['epoch']:02d}, {metric} {row[metric]:.3g})")
+                  title=f"{name} ({row['index']:05d}_{row['epoch']:02d}, {metric} {row[metric]:.3g})",
+                  threshold=threshold, min_distance=min_distance)
         for ax in axes[data.panel_count():]:
             ax.set_axis_off()
     fig.tight_layout()

@@ -559,12 +559,17 @@ class SimulatedData:
 
     # -------------------------------------------------------------------------- plots
     def plot(self, *, path: str | os.PathLike | None = None, axes: Sequence[Any] | None = None,
-             title: str | None = None) -> tuple[Any, list[Any]]:
+             title: str | None = None, threshold: float = 0.5,
+             min_distance: float | None = None) -> tuple[Any, list[Any]]:
         """The image(s), label and prediction side by side, with a scale bar.
 
         Every image of a focal series gets a panel. A segmentation's label and prediction are
-        drawn as class maps (argmax channel, a shared colour per class); an exit wave as its
-        real and imaginary parts, label and prediction on the same colour scale.
+        drawn as class maps (argmax channel, a shared colour per class); for Disk and Gaussian
+        labels the columns that :meth:`atomic_f1` finds in the prediction are marked with a
+        ``+`` in their class colour (a column is found where the background probability drops
+        below 1 − ``threshold``, even where no single class reaches ``threshold``). An exit
+        wave is drawn as its real and imaginary parts, label and prediction on the same colour
+        scale.
 
         Parameters
         ----------
@@ -575,6 +580,8 @@ class SimulatedData:
             instead of a new figure.
         title : str, optional
             Text before the panel titles of the first image (e.g. "best").
+        threshold, min_distance : float
+            Column detection settings for the ``+`` marks (see :meth:`atomic_f1`) [0-1], [pixels].
 
         Returns
         -------
@@ -611,6 +618,14 @@ class SimulatedData:
         for k, (ax, (name, data, style)) in enumerate(zip(axes, panels)):
             show_image(ax, data, sampling=self.sampling if k == 0 else None, **style)
             ax.set_title(f"{title}: {name}" if title and k == 0 else name, fontsize=9)
+        if self.prediction is not None and self.parameters.label in ("Disk", "Gaussian"):
+            from .peaks import find_peaks
+
+            found = find_peaks(self.prediction, min_distance=self._min_distance(min_distance), threshold=threshold,
+                               background=-1 if self.has_background else None)
+            axes[-1].scatter(found.positions[:, 0], found.positions[:, 1], c=found.classes, marker="+", s=40,
+                             linewidths=1.2, cmap="viridis", vmin=0, vmax=max(self.label.shape[0] - 1, 1))
+            axes[-1].set_title(f"prediction, {len(found)} columns (+)", fontsize=9)
         if path is not None:
             fig.tight_layout()
             save_figure(fig, path)
