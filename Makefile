@@ -1,6 +1,9 @@
 # One-command entry points. `make demo` and `make test` install what they need first.
 PYTHON ?= python3
 TORCH_PIN ?= torch==2.13.0
+# The napari GUI tests need a display: run them under Xvfb when it is installed
+# (Debian: xvfb and the Qt/OpenGL libraries listed in .ci/run); without one they skip.
+XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a")
 
 .PHONY: install install-dev demo test bench
 
@@ -10,13 +13,17 @@ install:
 
 install-dev:
 	$(PYTHON) -m pip install -q $(TORCH_PIN)
-	$(PYTHON) -m pip install -q -e ".[dev]"
+	$(PYTHON) -m pip install -q -e ".[dev,gui]"
 
 demo: install
 	temnn demo
 
 test: install-dev
-	$(PYTHON) -m pytest -n 2 --dist loadfile -q
+	$(XVFB) $(PYTHON) -m pytest -n 2 --dist loadfile -q -p no:warnings
 
 bench: install-dev
 	$(PYTHON) benchmarks/waves.py
+	$(PYTHON) benchmarks/images.py
+	$(PYTHON) benchmarks/train.py
+	$(PYTHON) benchmarks/predict.py
+	$(PYTHON) benchmarks/track.py
