@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from .._random import sample_rng
-from ..data.dataset import Dataset, load_wave
+from ..data.dataset import Dataset
 from ..data.images import image_paths, image_set_folder, is_image_done, read_image, write_debug_png, write_image
 from ..data.runner import run_samples
 from ..errors import TemnnError
 from ..parameters import Parameters
-from .labels import check_label_classes, has_background, make_label, resolve_mask_classes
+from .labels import has_background, make_label
+from .synthesis import check_dataset, check_sampling, draw_image, label_inputs, synthesise
+from .waves import ExitWave
 
 __all__ = ["make_images", "register"]
 
@@ -107,7 +105,7 @@ def make_images(
             f"{dataset.root}: no exit waves in {dataset.root / 'waves'}{where}; "
             "generate them first with 'temnn structures ...' (or pass the dataset folder that holds waves/)"
         )
-    _check_dataset(dataset, indices[0], params)
+    check_dataset(dataset, indices[0], params)
 
     folder = image_set_folder(dataset.root, name)
     _claim_folder(folder, params)
@@ -133,17 +131,8 @@ class _ImageTask:
             return
         dataset = Dataset(self.data)
         wave = dataset.load_wave(index)
-        _check_sampling(p, wave.sampling, dataset.wave_path(index))
-        inputs: dict = {}
-        if p.label == "Exitwave":
-            label_wave = dataset.load_wave(index, object_only=True) if p.exitwave_without_support else wave
-            inputs.update(wave=label_wave.array, wave_sampling=label_wave.sampling)
-        else:
-            sites, classes, class_names = dataset.load_sites(index)
-            check_label_classes(p, class_names, source=str(dataset.sites_path(index)))
-            inputs.update(sites=sites, classes=classes)
-            if p.label == "Mask":
-                inputs["mask_classes"] = resolve_mask_classes(class_names, dataset.load_mask_classes(index))
+        check_sampling(p, wave.sampling, dataset.wave_path(index))
+        inputs = label_inputs(dataset, index, p, wave)
         for epoch in todo:
             self._make_image(index, epoch, wave, inputs)
         for epoch in debug:
@@ -161,34 +150,19 @@ class _ImageTask:
                 title=f"sample {index} epoch {epoch}: defocus {defocus} Å, {dose}, {record.sampling:.4f} Å/px",
             )
 
-    def _make_image(self, index: int, epoch: int, wave, inputs: dict) -> None:
-        import torch
-
-        from .draw import draw_microscope
-        from .geometry import choose_geometry
-        from .images import form_images
-
+    def _make_image(self, index: int, epoch: int, wave: ExitWave, inputs: dict) -> None:
         p = self.parameters
-        rng = sample_rng(p.seed, index, epoch, stage="images")
-        micro = draw_microscope(p, rng, energy=wave.energy)
-        with warnings.catch_warnings():
-            # make_images warns once for the whole set when images reach past the cell.
-            warnings.simplefilter("ignore", UserWarning)
-            # The smaller of the two wave samplings keeps a crop inside the cell on both axes.
-            geometry = choose_geometry(wave.gpts, min(wave.sampling), micro.sampling, p.image_size, rng=rng)
-        generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
-        waves = torch.from_numpy(np.ascontiguousarray(wave.array, dtype=np.complex64))[None]
-        image = form_images(waves, wave.sampling, [micro], [geometry], generator=generator)[0].numpy()
-        label = make_label(p, geometry, **inputs)
+        draw = draw_image(p, index, epoch, wave_shape=wave.gpts, wave_sampling=wave.sampling, energy=wave.energy)
+        image = synthesise([wave.array], [wave.sampling], [draw])[0].numpy()
         write_image(
             self.folder,
             index,
             epoch,
             image=image,
-            label=label,
-            sampling=geometry.sampling,
-            origin=geometry.origin,
-            microscope=micro.to_dict(),
+            label=make_label(p, draw.geometry, **inputs),
+            sampling=draw.geometry.sampling,
+            origin=draw.geometry.origin,
+            microscope=draw.microscope.to_dict(),
         )
 
     def _wants_debug(self, index: int, epoch: int) -> bool:
@@ -199,52 +173,6 @@ class _ImageTask:
     def _debug_path(self, index: int, epoch: int) -> Path:
         npz, _ = image_paths(self.folder, index, epoch)
         return npz.parent / "debug" / npz.with_suffix(".png").name
-
-
-def _check_dataset(dataset: Dataset, index: int, p: Parameters) -> None:
-    """Check the parameters against the first sample before any work starts."""
-    path = dataset.wave_path(index)
-    wave = load_wave(path)
-    _check_sampling(p, wave.sampling, path)
-    where = p.source or "parameters"
-    for axis, (n_wave, ws, n_image) in enumerate(zip(wave.gpts, wave.sampling, p.image_size)):
-        if (n_image - 1) * p.sampling[1] > (n_wave - 1) * ws:
-            warnings.warn(
-                f"{where}: 'image_size' {list(p.image_size)} at up to {p.sampling[1]:g} Å/pixel spans "
-                f"{n_image * p.sampling[1]:.1f} Å along {'xy'[axis]}, more than the exit waves' "
-                f"{n_wave * ws:.1f} Å ({path}); the margin is filled with vacuum. Use a smaller 'image_size' "
-                "or 'sampling', or larger cells, if a network should not learn from empty margins",
-                UserWarning,
-                stacklevel=3,
-            )
-            break
-    if p.label == "Exitwave" and p.exitwave_without_support:
-        with np.load(path) as f:
-            stored = "wave_object" in f.files
-        if not stored:
-            raise TemnnError(
-                f"{where}: 'exitwave_without_support' is true, but {path} stores no support-free object wave; "
-                "regenerate the dataset with the object wave stored or set 'exitwave_without_support': false"
-            )
-    if p.label != "Exitwave":
-        sites_path = dataset.sites_path(index)
-        if not sites_path.exists():
-            raise TemnnError(
-                f"{sites_path}: not found; a '{p.label}' label needs the column sites that 'temnn structures' "
-                "writes beside the waves"
-            )
-        _, _, class_names = dataset.load_sites(index)
-        check_label_classes(p, class_names, source=str(sites_path))
-
-
-def _check_sampling(p: Parameters, wave_sampling: tuple[float, float], path: Path) -> None:
-    coarsest = max(wave_sampling)
-    if p.sampling[0] < coarsest * (1 - 1e-9):
-        raise TemnnError(
-            f"{p.source or 'parameters'}: 'sampling' [{p.sampling[0]:g}, {p.sampling[1]:g}] Å/pixel reaches finer "
-            f"than the exit wave's {coarsest:.4g} Å/pixel ({path}); an image cannot hold detail the wave lacks. "
-            f"Raise 'sampling' to ≥ {coarsest:.4g} or simulate the waves at a finer sampling"
-        )
 
 
 def _claim_folder(folder: Path, params: Parameters) -> None:
