@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -207,7 +207,7 @@ def check_compatible(train: ImageSet, validation: ImageSet) -> None:
 
 
 def make_loader(
-    dataset: ImageSet,
+    dataset: Dataset,
     *,
     batch_size: int,
     shuffle: bool,
@@ -216,13 +216,14 @@ def make_loader(
     rank: int = 0,
     world_size: int = 1,
     pin_memory: bool = False,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
 ) -> DataLoader:
     """Batches of a data set, shuffled per epoch from ``(seed, epoch)`` and split over processes.
 
     Parameters
     ----------
-    dataset : ImageSet
-        The data set.
+    dataset : ImageSet or OnTheFlySet
+        The data set (anything with ``set_epoch``).
     batch_size : int
         Samples per batch (per process).
     shuffle : bool
@@ -237,6 +238,8 @@ def make_loader(
         without padding so that every sample counts once.
     pin_memory : bool
         Page-locked batches for faster copies to a GPU.
+    collate_fn : callable, optional
+        Builds a batch from a list of items (default: torch's stacking of equal shapes).
     """
     if batch_size < 1:
         raise TemnnError(f"--batch-size must be a positive integer, got {batch_size}")
@@ -251,6 +254,7 @@ def make_loader(
         sampler=sampler,
         num_workers=workers,
         pin_memory=pin_memory,
+        collate_fn=collate_fn,
         persistent_workers=False,  # workers are re-made each epoch and see the new epoch number
     )
 

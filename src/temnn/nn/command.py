@@ -1,4 +1,4 @@
-"""``temnn train``: train an MSD-net, U-net or U-net++ on stored images and labels.
+"""``temnn train``: train an MSD-net, U-net or U-net++ on stored images and labels, or on the fly.
 
 Thesis scripts ``train_imageepochs.py`` and ``train_uplusplus.py`` (listings 3.7, A.2, A.3)
 with the same options, plus device, seed, batch size and mixed precision.
@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a network on an image set (MSD-net, U-net, U-net++)",
         description=(
             "Train a network on the images and labels of TRAIN, validating on VAL after every epoch. "
-            "Training epoch e uses the stored image epoch e mod E. Input and output channels, task, "
+            "Training epoch e uses the stored image epoch e mod E; with --on-the-fly PARAMS.json, TRAIN is a "
+            "dataset folder of exit waves and epoch e synthesises image epoch e of every wave on the training "
+            "device (new images every epoch, the same as `temnn images` would store). Input and output channels, task, "
             "loss and output activation follow from the image set's parameters.json. OUT receives "
             "best.safetensors + best.json (lowest validation loss), checkpoints/, history.csv and "
             "learning_curve.png; re-running the same command resumes from the latest checkpoint. "
@@ -46,9 +48,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("epochs", metavar="EPOCHS", type=int, help="training epochs in total")
-    p.add_argument("train", metavar="TRAIN", help="training image set DATA/images/NAME (or DATA holding one set)")
+    p.add_argument(
+        "train",
+        metavar="TRAIN",
+        help="training image set DATA/images/NAME (or DATA holding one set); with --on-the-fly the dataset folder DATA",
+    )
     p.add_argument("validation", metavar="VAL", help="validation image set (same parameters file as TRAIN)")
     p.add_argument("out", metavar="OUT", help="output folder (model, checkpoints, history)")
+    p.add_argument(
+        "--on-the-fly",
+        metavar="PARAMS.json",
+        help="synthesise the training images every epoch from the exit waves in TRAIN (waves/, sites/) with this "
+        "parameters file (label, image_size, ranges in Å, eV, mrad, e⁻/Å²; its seed), on the training device",
+    )
     p.add_argument("--arch", choices=ARCH_NAMES, default="msdnet", help="architecture (default msdnet)")
     p.add_argument(
         "--filters",
@@ -140,6 +152,7 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
         workers=workers,
         augmentation=augmentation,
         progress=not args.quiet,
+        on_the_fly=args.on_the_fly,
     )
 
 

@@ -1,7 +1,8 @@
 """Training loop: image epochs, validation, checkpoints, exact resume, DistributedDataParallel.
 
-``train(TRAIN, VAL, OUT, options)`` trains a network on a stored image set and writes into
-``OUT``::
+``train(TRAIN, VAL, OUT, options)`` trains a network on a stored image set (or, with
+``options.on_the_fly``, on images synthesised from a dataset folder's exit waves every epoch,
+:mod:`temnn.data.onthefly`) and writes into ``OUT``::
 
     OUT/best.safetensors, best.json         the model with the lowest validation loss
     OUT/checkpoints/epoch_NNNN.*            the latest checkpoint (+ every --epochsave-th)
@@ -36,6 +37,8 @@ from tqdm import tqdm
 
 from ..data.augment import Augmentation
 from ..data.loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
+from ..data.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
+from ..parameters import Parameters
 from ..errors import TemnnError
 from .checkpoints import (
     checkpoint_stem,
@@ -107,6 +110,10 @@ class TrainingOptions:
         Augmentation ranges of the training set.
     progress : bool
         Print the header, a progress bar per epoch and one line per epoch.
+    on_the_fly : str or os.PathLike, optional
+        Parameters file of on-the-fly training: TRAIN is then a dataset folder with
+        ``waves/`` and ``sites/``, and training epoch ``e`` synthesises image epoch ``e``
+        of every wave on the training device instead of reading stored images.
     """
 
     arch: str = "msdnet"
@@ -125,11 +132,13 @@ class TrainingOptions:
     workers: int = 0
     augmentation: Augmentation = field(default_factory=Augmentation)
     progress: bool = True
+    on_the_fly: str | os.PathLike | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (stored in the model card)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["augmentation"] = self.augmentation.to_dict()
+        out["on_the_fly"] = None if self.on_the_fly is None else str(self.on_the_fly)
         return json.loads(json.dumps(out))
 
 
@@ -254,7 +263,8 @@ def train(
     Parameters
     ----------
     train_path, validation_path : str or os.PathLike
-        Image sets (``DATA/images/NAME``, or ``DATA`` holding one).
+        Image sets (``DATA/images/NAME``, or ``DATA`` holding one); with
+        ``options.on_the_fly``, ``train_path`` is the dataset folder of the exit waves.
     out : str or os.PathLike
         Output folder (checkpoints, best model, history); an existing run there is resumed.
     options : TrainingOptions
@@ -318,9 +328,19 @@ class _Run:
             raise TemnnError(
                 f"--batch-size {options.batch_size} must be a multiple of the number of processes ({procs.world_size})"
             )
-        self.train_set = ImageSet(
-            train_path, augmentation=options.augmentation, seed=options.seed, limitdata=options.limitdata
-        )
+        self.train_set: ImageSet | OnTheFlySet
+        if options.on_the_fly is not None:
+            self.train_set = OnTheFlySet(
+                train_path,
+                options.on_the_fly,
+                augmentation=options.augmentation,
+                seed=options.seed,
+                limitdata=options.limitdata,
+            )
+        else:
+            self.train_set = ImageSet(
+                train_path, augmentation=options.augmentation, seed=options.seed, limitdata=options.limitdata
+            )
         self.val_set = ImageSet(validation_path)
         check_compatible(self.train_set, self.val_set)
         self.parameters = self.train_set.parameters
@@ -359,6 +379,10 @@ class _Run:
         changed = [k for k in _RESUME_KEYS if saved.get(k) != current.get(k)]
         if "arch" not in changed and saved_card["architecture"] != self.network.config:
             changed.append("architecture options")
+        if bool(saved.get("on_the_fly")) != bool(current["on_the_fly"]):
+            changed.append("on-the-fly setting")
+        elif current["on_the_fly"] and Parameters.from_dict(saved_card["parameters"]) != self.parameters:
+            changed.append("on-the-fly parameters file")
         if changed:
             raise TemnnError(
                 f"{self.out} holds a training run with other {', '.join(changed)} ({stem}.json); "
@@ -387,6 +411,7 @@ class _Run:
                 "train_set": str(self.train_set.folder),
                 "validation_set": str(self.val_set.folder),
                 "image_epochs": self.train_set.image_epochs,
+                "on_the_fly": isinstance(self.train_set, OnTheFlySet),
                 "options": self.options.to_dict(),
                 "history": self.history,
             },
@@ -420,6 +445,7 @@ class _Run:
             rank=procs.rank,
             world_size=procs.world_size,
             pin_memory=pin,
+            collate_fn=collate_synthesis if isinstance(self.train_set, OnTheFlySet) else None,
         )
         val_loader = make_loader(
             self.val_set,
@@ -435,9 +461,15 @@ class _Run:
             f"{self.train_set.input_channels} input → {self.train_set.output_channels} output channels; "
             f"task {self.parameters.label}: {self.task.activation} output, {self.task.loss_name} loss, "
             f"{self.task.metric_name.replace('_', ' ')}; {len(self.train_set)} training structures × "
-            f"{self.train_set.image_epochs} image epochs, {len(self.val_set)} validation; device {procs.device}"
+            + (
+                "new images every epoch (on the fly)"
+                if self.train_set.image_epochs is None
+                else f"{self.train_set.image_epochs} image epochs"
+            )
+            + f", {len(self.val_set)} validation; device {procs.device}"
             + (f" × {procs.world_size} processes" if procs.distributed else "")
         )
+        stored = self.train_set.image_epochs  # None on the fly: epoch e is image epoch e
         for epoch in range(self.start, options.epochs):
             began = time.perf_counter()
             train_loss, train_metric = self._train_epoch(model, train_loader, epoch)
@@ -445,7 +477,7 @@ class _Run:
             metric = self.task.metric_name
             row = {
                 "epoch": epoch + 1,
-                "image_epoch": epoch % self.train_set.image_epochs,
+                "image_epoch": epoch if stored is None else epoch % stored,
                 "train_loss": train_loss,
                 "val_loss": val_loss,
                 f"train_{metric}": train_metric,
@@ -486,6 +518,7 @@ class _Run:
         procs = self.procs
         model.train()
         start_epoch(loader, epoch)
+        prepare = prepare_synthesis_batch if isinstance(self.train_set, OnTheFlySet) else prepare_batch
         total = torch.zeros(2, dtype=torch.float64)
         counts = torch.zeros(3 if self.task.activation != "linear" else 2, dtype=torch.float64)
         bar = tqdm(
@@ -496,7 +529,7 @@ class _Run:
             disable=not (self.options.progress and procs.main),
         )
         for batch_number, batch in enumerate(bar):
-            images, labels = prepare_batch(batch, procs.device, self.parameters.normalizedistance, augment=True)
+            images, labels = prepare(batch, procs.device, self.parameters.normalizedistance, augment=True)
 
             def stop_if_nonfinite(loss: torch.Tensor, batch_number: int = batch_number) -> None:
                 finite = procs.sum(torch.isfinite(loss).to(torch.float64).reshape(1))
