@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/train.py                       # everything (hours on 2 busy CPU cores)
     python benchmarks/train.py --models "unet 1e5" --settings eager compile --skip memory
 
-Prints tables and writes ``benchmarks/results/train.json``. Three parts:
+Prints tables and writes ``benchmarks/results/train.json``. Four parts:
 
 1. **MSD-net memory** (50 and 100 layers, width 1, 9×9 kernel, one 3-image series): the bytes
    autograd keeps for the backward pass and the peak resident memory of a fresh process
@@ -13,7 +13,11 @@ Prints tables and writes ``benchmarks/results/train.json``. Three parts:
    ``torch.cat`` one.
 2. **Loader alone**: series/s of reading ``NNNNN_EE.npz`` + geometric augmentation (DataLoader)
    and of the batched local standardisation + intensity augmentation on the device.
-3. **Training step alone and inference**: images/s of one optimizer step and megapixels/s of a
+3. **Stored against on-the-fly images** (``temnn train --on-the-fly``): series/s of the loader
+   alone (CPU: read the stored image, or read the exit wave, draw the microscope and make the
+   label), of the device side alone (standardisation, plus the image formation on the fly),
+   of the training step alone of a ~1e5-parameter U-net, and of whole epochs of both.
+4. **Training step alone and inference**: images/s of one optimizer step and megapixels/s of a
    forward pass, for each architecture at about 1e5 and 1e6 parameters, eager against the
    other settings (one thread, channels_last memory format, ``torch.compile``).
 """
@@ -36,8 +40,12 @@ import torch
 from temnn import Parameters
 from temnn._io import save_npz, write_json
 from temnn.data.augment import Augmentation
+from temnn.data.dataset import Dataset, save_sites, save_wave
 from temnn.data.loader import ImageSet, make_loader, prepare_batch, start_epoch
-from temnn.nn import Task, build_model, count_parameters
+from temnn.data.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
+from temnn.nn import Task, build_model, count_parameters, task_for
+from temnn.simulate.command import make_images
+from temnn.simulate.waves import ExitWave
 
 RESULTS = Path(__file__).parent / "results" / "train.json"
 CHANNELS_IN, CHANNELS_OUT = 3, 4  # a 3-image focal series → MoS2 Disk classes + background
@@ -159,6 +167,91 @@ def loader_table(size: int, batch: int, samples: int) -> list[dict]:
     return rows
 
 
+# --------------------------------------------------------------------------- on the fly
+def write_waves(folder: Path, samples: int, gpts: int = 512, sampling: float = 0.05) -> Path:
+    """Phase-object exit waves of random columns (3 classes) on a gpts² grid, with their sites."""
+    from ase import Atoms
+    from scipy.ndimage import gaussian_filter
+
+    from temnn.structures.sample import Sample
+
+    dataset = Dataset(folder)
+    rng = np.random.default_rng(0)
+    extent = gpts * sampling
+    for i in range(samples):
+        sites = rng.uniform(0, extent, size=(int(extent**2 / 4), 2))  # a column per 4 Å²
+        classes = rng.integers(0, CHANNELS_OUT - 1, len(sites))
+        potential = np.zeros((gpts, gpts))
+        np.add.at(potential, tuple(np.floor(sites / sampling).astype(int).T), 1.0 + classes)
+        phase = gaussian_filter(potential, 0.3 / sampling, mode="wrap") * 2 * np.pi * (0.3 / sampling) ** 2
+        sample = Sample(atoms=Atoms(), sites=sites, classes=classes, class_names=("Mo", "S2", "S"), mask_classes=(0,))
+        save_sites(dataset.sites_path(i), sample)
+        save_wave(dataset.wave_path(i), ExitWave(np.exp(0.3j * phase).astype(np.complex64), (sampling,) * 2, 300e3))
+    return folder
+
+
+def onthefly_table(size: int, batch: int, samples: int, model_name: str) -> list[dict]:
+    params = Parameters(
+        label="Disk",
+        image_size=(size, size),
+        sampling=(0.1, 0.11),
+        multifocus=(CHANNELS_IN, 50.0, 1.0),
+        num_classes=CHANNELS_OUT,
+        image_epochs=1,
+    )
+    arch, hyper = MODELS[model_name]
+    torch.manual_seed(0)
+    model = build_model(arch, CHANNELS_IN, CHANNELS_OUT, **hyper)
+    task = task_for(params)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    rows = []
+
+    def row(source: str, stage: str, began: float) -> None:
+        rows.append({"source": source, "stage": stage, "series_per_s": samples / (time.perf_counter() - began)})
+
+    def step(images: torch.Tensor, labels: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        task.loss(model(images), labels).backward()
+        optimizer.step()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_waves(Path(tmp) / "data", samples)
+        params.save(Path(tmp) / "p.json")
+        began = time.perf_counter()
+        stored = ImageSet(make_images(data, Path(tmp) / "p.json", progress=False), augmentation=Augmentation())
+        row("stored", "temnn images (once, 1 process)", began)
+        sources = {
+            "stored": (stored, None, prepare_batch),
+            "on the fly": (OnTheFlySet(data, params, augmentation=Augmentation()), collate_synthesis,
+                           prepare_synthesis_batch),
+        }
+        for source, (dataset, collate, prepare) in sources.items():
+            loader = make_loader(dataset, batch_size=batch, shuffle=True, collate_fn=collate)
+            start_epoch(loader, 0)
+            batches = list(loader)  # warm-up: file cache
+            start_epoch(loader, 1)
+            began = time.perf_counter()
+            batches = list(loader)
+            row(source, "loader alone (CPU, 0 workers)", began)
+            prepare(batches[0], "cpu", params.normalizedistance)  # warm-up
+            began = time.perf_counter()
+            prepared = [prepare(b, "cpu", params.normalizedistance) for b in batches]
+            what = "form images + standardise + intensity" if collate else "standardise + intensity"
+            row(source, f"device side alone: {what}", began)
+            if source == "stored":
+                step(*prepared[0])  # warm-up
+                began = time.perf_counter()
+                for images, labels in prepared:
+                    step(images, labels)
+                row("either", f"training step alone ({model_name}: {count_parameters(model):,} parameters)", began)
+            start_epoch(loader, 2)
+            began = time.perf_counter()
+            for b in loader:
+                step(*prepare(b, "cpu", params.normalizedistance))
+            row(source, "whole epoch (loader + device side + step)", began)
+    return rows
+
+
 # ------------------------------------------------------------------------------ compute
 def timed(fn, repeats: int) -> float:
     """Best wall time of ``repeats`` calls [s] (warm up separately)."""
@@ -238,7 +331,10 @@ def main() -> None:
     parser.add_argument(
         "--settings", nargs="*", default=["eager", "1 thread", "channels_last", "compile"], help="settings to compare"
     )
-    parser.add_argument("--skip", nargs="*", default=[], choices=["memory", "loader"], help="parts to leave out")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["memory", "loader", "onthefly"], help="parts to leave out"
+    )
+    parser.add_argument("--onthefly-size", type=int, default=128, help="image side of the on-the-fly table [pixels]")
     parser.add_argument("--append", action="store_true", help="add the rows to an existing results file")
     parser.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,6 +362,16 @@ def main() -> None:
     if "loader" not in args.skip:
         results["loader"] = loader_table(args.size, batch=8, samples=32)
         print_table(f"Loader alone ({CHANNELS_IN}×{args.size}×{args.size} series, batch 8)", results["loader"])
+        write_json(RESULTS, results)
+    if "onthefly" not in args.skip:
+        load = os.getloadavg()
+        results["onthefly"] = onthefly_table(args.onthefly_size, batch=8, samples=32, model_name="unet 1e5")
+        results["onthefly_load_average"] = {"start": load, "end": os.getloadavg()}
+        title = (
+            f"Stored vs on-the-fly images ({CHANNELS_IN}×{args.onthefly_size}×{args.onthefly_size} series from "
+            "512² exit waves, batch 8, CPU)"
+        )
+        print_table(title, results["onthefly"])
         write_json(RESULTS, results)
     results["compute"] = previous.get("compute", [])
     for name in args.models:
