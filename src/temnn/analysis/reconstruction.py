@@ -13,8 +13,10 @@ measured amplitudes √I_k. Each iteration
 
 which for pure phase transfer functions (|T_k| = 1) is the plain mean of the
 back-propagated estimates, and with envelopes or an aperture is their
-least-squares combination (frequencies no image transfers are set to 0). The
-start is √(mean image) with zero phase.
+least-squares combination. Frequencies beyond the information limit, where
+Σ_k |T_k|² < K·e⁻⁴ (every envelope below e⁻²), are set to 0: dividing by their
+vanishing weight would amplify noise and round-off without bound. The start is
+√(mean image) with zero phase.
 
 What a focal series cannot determine: the lowest spatial frequencies. At small q
 every image's phase error χ_k ≈ -πλΔf_k q² is near 0, so the phase of ψ there
@@ -184,7 +186,7 @@ def reconstruct_exit_wave(
     # below any mismatch a focal series is reconstructed to.
     transfer = np.stack([c.evaluate(shape, sampling) for c in ctfs]).astype(np.complex64)  # (K, nx, ny)
     weight = np.sum(np.abs(transfer) ** 2, axis=0)
-    inverse = np.divide(1.0, weight, out=np.zeros_like(weight), where=weight > 1e-6)
+    inverse = np.divide(1.0, weight, out=np.zeros_like(weight), where=weight > len(ctfs) * math.exp(-4))
     conjugate = np.conj(transfer) * inverse
     amplitude = np.sqrt(np.clip(images, 0, None)).astype(np.float32)
     if initial is None:
