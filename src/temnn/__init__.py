@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "load_wave": "temnn.data.dataset",
     "load_sites": "temnn.data.dataset",
     "run_samples": "temnn.data.runner",
+    "OnTheFlySet": "temnn.data.onthefly",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

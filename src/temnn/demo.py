@@ -177,7 +177,7 @@ def demo_config(task: str = "disk", *, quick: bool = False) -> DemoConfig:
             train=["--arch", "unet", "--filters", "8", "--levels", "3", "--block-layers", "2", "--kernel", "3",
                    "--batch-size", "8", "--rmsprop", "5e-4"],
             epochs=30,
-            metric="rmse_total",
+            metric="rmse",
             goal=None,
             higher_is_better=False,
         )

@@ -353,6 +353,8 @@ class _Run:
         torch.manual_seed(options.seed)
         self.network = build_model(options.arch, self.train_set.input_channels, self.train_set.output_channels, **hyper)
         self.network.to(procs.device)
+        if procs.device.type == "cpu" and self.network.cpu_channels_last:
+            self.network.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.network, options)
         self.history: list[dict[str, Any]] = []
         self.best_loss = math.inf

@@ -71,6 +71,7 @@ class UNet(Network):
     """
 
     arch = "unet"
+    cpu_channels_last = True
 
     def __init__(
         self,

@@ -53,6 +53,7 @@ class UNetPlusPlus(Network):
     """
 
     arch = "unetpp"
+    cpu_channels_last = True
 
     def __init__(
         self,
