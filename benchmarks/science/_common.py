@@ -180,14 +180,14 @@ class Pipeline:
         dict
             ``{split: dataset folder}``.
         """
-        from temnn.demo import _structures_args  # the demo's mapping of DemoConfig.structures to arguments
+        from temnn.demo import structures_argv
 
         data = root / f"data-{fingerprint(config.structures)}"
         folders = {}
         for split, (count, seed) in splits.items():
             folders[split] = data / split
             self.run(f"structures: {split} ({count})",
-                     _structures_args(config, folders[split], count, seed=seed, workers=workers, preview=False)
+                     structures_argv(config, folders[split], count, seed=seed, workers=workers, preview=False)
                      + ["--quiet"])
         return folders
 

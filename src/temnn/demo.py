@@ -26,7 +26,7 @@ from typing import Any
 from ._io import write_json
 from .errors import TemnnError
 
-__all__ = ["DemoConfig", "demo_config", "run_demo"]
+__all__ = ["DemoConfig", "demo_config", "run_demo", "structures_argv"]
 
 
 @dataclass(frozen=True)
@@ -256,9 +256,9 @@ def run_demo(config: DemoConfig, out: str | Path, *, workers: int = 2) -> int:
     evaluation = out / "evaluation"
     steps: list[tuple[str, list[str]]] = [
         ("training structures and exit waves",
-         _structures_args(config, train_data, config.n_train, seed=0, workers=workers, preview=True)),
+         structures_argv(config, train_data, config.n_train, seed=0, workers=workers, preview=True)),
         ("test structures and exit waves",
-         _structures_args(config, test_data, config.n_test, seed=1, workers=workers, preview=False)),
+         structures_argv(config, test_data, config.n_test, seed=1, workers=workers, preview=False)),
         ("training images and labels",
          ["images", str(train_data), str(params_path), "--name", name, "--workers", str(workers)]),
         ("test images and labels",
@@ -292,7 +292,24 @@ def run_demo(config: DemoConfig, out: str | Path, *, workers: int = 2) -> int:
     return 0
 
 
-def _structures_args(config: DemoConfig, out: Path, n: int, *, seed: int, workers: int, preview: bool) -> list[str]:
+def structures_argv(config: DemoConfig, out: Path, n: int, *, seed: int, workers: int, preview: bool) -> list[str]:
+    """The ``temnn structures`` arguments that make ``n`` structures of ``config`` in ``out``.
+
+    Parameters
+    ----------
+    config : DemoConfig
+        The demo recipe (its ``structures`` field: kind and options).
+    out : pathlib.Path
+        Dataset folder.
+    n : int
+        Number of structures.
+    seed : int
+        Seed of the structures.
+    workers : int
+        Worker processes.
+    preview : bool
+        Also write a preview PNG of three structures.
+    """
     kind, *options = config.structures
     if kind == "particle":
         element, max_tilt, *options = options
