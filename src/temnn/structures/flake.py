@@ -292,6 +292,65 @@ def default_radius(cell: tuple[float, float], vacuum: float) -> float:
     return min(cell) / 2 - vacuum - 1.0
 
 
+def cut_random_flake(
+    rng: np.random.Generator,
+    unit_cell: Atoms,
+    *,
+    cell: tuple[float, float],
+    vacuum: float,
+    tolerance: float,
+    vacancies: tuple[float, float],
+    holes: tuple[float, float],
+    vacancy_elements: Sequence[str] | None,
+    radius: float | None,
+    hull_points: int | tuple[int, int],
+) -> tuple[Atoms, list[str], list, float]:
+    """Cut a random flake from a validated unit cell: the common first step of the flake builders.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Draws the vacancy fraction, then the hole fraction, then the outline (in this order).
+    unit_cell : ase.Atoms
+        Unit cell of the layer.
+    cell : (float, float)
+        Lateral size of the simulation cell [Å].
+    vacuum : float
+        Smallest distance from any atom to any cell face [Å].
+    tolerance : float
+        In-plane distance [Å] at or below which atoms join one column.
+    vacancies, holes : (float, float)
+        Validated ranges of the vacancy and hole fractions [1].
+    vacancy_elements : sequence of str, optional
+        Elements that may become vacancies; all when ``None``.
+    radius : float, optional
+        Radius of the disc holding the hull points [Å]; by default the flake fits the cell.
+    hull_points : int or (int, int)
+        Number of hull points (inclusive range, ≥ 3).
+
+    Returns
+    -------
+    flake, elements, classes, radius
+        The cut flake (not yet placed), the column composition classes of
+        :func:`flake_classes` and the radius used [Å].
+    """
+    radius = default_radius(cell, vacuum) if radius is None else as_positive(radius, "radius", "Å")
+    if radius <= 0:
+        raise TemnnError(f"'cell' {cell} Å is too small for a flake with {vacuum:g} Å vacuum; use a larger cell")
+    elements, classes = flake_classes(unit_cell, tolerance=tolerance)
+    flake = cut_flake(
+        rng,
+        unit_cell,
+        radius=radius,
+        hull_points=as_int_range(hull_points, "hull_points", "number of points", minimum=3),
+        vacancies=draw(rng, vacancies),
+        holes=draw(rng, holes),
+        vacancy_elements=vacancy_elements,
+        tolerance=tolerance,
+    )
+    return flake, elements, classes, radius
+
+
 def random_flake(
     rng: np.random.Generator,
     unit_cell: Atoms | str | os.PathLike,
@@ -362,19 +421,9 @@ def random_flake(
             raise TemnnError(
                 f"'vacancy_elements' {unknown} are not in the unit cell (elements: {_elements(unit_cell)})"
             )
-    radius = default_radius(cell, vacuum) if radius is None else as_positive(radius, "radius", "Å")
-    if radius <= 0:
-        raise TemnnError(f"'cell' {cell} Å is too small for a flake with {vacuum:g} Å vacuum; use a larger cell")
-    elements, classes = flake_classes(unit_cell, tolerance=tolerance)
-    flake = cut_flake(
-        rng,
-        unit_cell,
-        radius=radius,
-        hull_points=as_int_range(hull_points, "hull_points", "number of points", minimum=3),
-        vacancies=draw(rng, vacancy_range),
-        holes=draw(rng, hole_range),
-        vacancy_elements=vacancy_elements,
-        tolerance=tolerance,
+    flake, elements, classes, _ = cut_random_flake(
+        rng, unit_cell, cell=cell, vacuum=vacuum, tolerance=tolerance, vacancies=vacancy_range,
+        holes=hole_range, vacancy_elements=vacancy_elements, radius=radius, hull_points=hull_points,
     )
     flake = place_flake(
         rng,

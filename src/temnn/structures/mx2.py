@@ -33,8 +33,8 @@ from scipy.spatial.transform import Rotation
 
 from ..errors import TemnnError
 from . import _geometry
-from ._options import Range, as_cell, as_int_range, as_nonnegative, as_positive, as_range, as_tilt, draw
-from .flake import classify_columns, cut_flake, default_radius, flake_classes, place_flake
+from ._options import Range, as_cell, as_nonnegative, as_positive, as_range, as_tilt, draw
+from .flake import classify_columns, cut_flake, cut_random_flake, place_flake
 from .sample import Sample
 from .sites import COLUMN_TOLERANCE, composition_name
 
@@ -202,20 +202,9 @@ def random_mx2_flake(
     vacancy_range = as_range(vacancies, "vacancies", "fraction of the chalcogen atoms", minimum=0.0, maximum=0.5)
     hole_range = as_range(holes, "holes", "fraction of columns", minimum=0.0, maximum=1.0)
     distance_range = as_range(support_distance, "support_distance", "Å", minimum=0.0)
-    radius = default_radius(cell, vacuum) if radius is None else as_positive(radius, "radius", "Å")
-    if radius <= 0:
-        raise TemnnError(f"'cell' {cell} Å is too small for a flake with {vacuum:g} Å vacuum; use a larger cell")
-    elements, classes = flake_classes(unit_cell, tolerance=tolerance)
-
-    flake = cut_flake(
-        rng,
-        unit_cell,
-        radius=radius,
-        hull_points=as_int_range(hull_points, "hull_points", "number of points", minimum=3),
-        vacancies=draw(rng, vacancy_range),
-        holes=draw(rng, hole_range),
-        vacancy_elements=[chalcogen],
-        tolerance=tolerance,
+    flake, elements, classes, radius = cut_random_flake(
+        rng, unit_cell, cell=cell, vacuum=vacuum, tolerance=tolerance, vacancies=vacancy_range,
+        holes=hole_range, vacancy_elements=[chalcogen], radius=radius, hull_points=hull_points,
     )
     flake.new_array("support", np.zeros(len(flake), dtype=np.int8))
     if graphene:
