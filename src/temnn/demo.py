@@ -84,7 +84,7 @@ _PUB3_MICROSCOPE: dict[str, Any] = {
 }
 
 
-# A small U-net (about 1e5 parameters) that learns in minutes on a CPU; every task uses it.
+# A small U-net (about 5e5 parameters) that learns in minutes on a CPU; every task uses it.
 _UNET = ["--arch", "unet", "--filters", "16", "--levels", "3", "--block-layers", "2", "--kernel", "3",
          "--batch-size", "4"]
 
