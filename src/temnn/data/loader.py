@@ -64,7 +64,52 @@ def find_image_set(path: str | os.PathLike) -> Path:
     raise TemnnError(f"{path}: holds several image sets ({', '.join(names)}); give one as {images}/NAME")
 
 
-class ImageSet(Dataset):
+class TrainingSet(Dataset):
+    """What the stored and the on-the-fly training sets share: shapes, epoch and augmentation draws.
+
+    Subclasses set ``parameters`` (:class:`temnn.Parameters`), ``samples`` (structure
+    numbers), ``augmentation``, ``seed`` and ``epoch``.
+    """
+
+    parameters: Parameters
+    samples: list[int]
+    augmentation: Augmentation
+    seed: int
+    epoch: int
+
+    @property
+    def input_channels(self) -> int:
+        """Images per series (network input channels)."""
+        return self.parameters.input_channels
+
+    @property
+    def output_channels(self) -> int:
+        """Label channels (network output channels)."""
+        return self.parameters.output_channels
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select training epoch ``epoch``: its images and its augmentation draws."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def augmentation_draw(self, index: int, *, square: bool) -> AugmentationDraw:
+        """The augmentation of structure ``index`` in the current epoch (none without ranges).
+
+        Parameters
+        ----------
+        index : int
+            Structure number.
+        square : bool
+            Whether the images are square (only then may they turn by 90°).
+        """
+        if self.augmentation == NO_AUGMENTATION:
+            return AugmentationDraw()
+        return self.augmentation.draw(sample_rng(self.seed, index, self.epoch, stage="augment"), square=square)
+
+
+class ImageSet(TrainingSet):
     """Stored images and labels of one split, one item per structure.
 
     Parameters
@@ -125,24 +170,6 @@ class ImageSet(Dataset):
         self.samples = samples
         self.image_epochs = count
 
-    # ------------------------------------------------------------------ shapes
-    @property
-    def input_channels(self) -> int:
-        """Images per series (network input channels)."""
-        return self.parameters.input_channels
-
-    @property
-    def output_channels(self) -> int:
-        """Label channels (network output channels)."""
-        return self.parameters.output_channels
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select training epoch ``epoch`` (image epoch ``epoch mod E``, new augmentation draws)."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def path(self, k: int, epoch: int | None = None) -> Path:
         """File of item ``k`` in training epoch ``epoch`` (default: the current one)."""
         epoch = self.epoch if epoch is None else epoch
@@ -157,11 +184,7 @@ class ImageSet(Dataset):
             raise TemnnError(f"{path}: cannot read image, label and sampling ({err}); re-run `temnn images`") from None
         self._check(path, image, label, sampling)
         index = self.samples[k]
-        if self.augmentation == NO_AUGMENTATION:
-            draw = AugmentationDraw()
-        else:
-            rng = sample_rng(self.seed, index, self.epoch, stage="augment")
-            draw = self.augmentation.draw(rng, square=image.shape[-1] == image.shape[-2])
+        draw = self.augmentation_draw(index, square=image.shape[-1] == image.shape[-2])
         return {
             "image": torch.from_numpy(apply_geometry(image.astype(np.float32, copy=False), draw)),
             "label": torch.from_numpy(apply_geometry(label.astype(np.float32, copy=False), draw)),

@@ -24,21 +24,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from .._random import sample_rng
 from ..errors import TemnnError
 from ..parameters import Parameters
 from ..simulate.labels import make_label
 from ..simulate.synthesis import check_dataset, check_sampling, draw_image, label_inputs, synthesise
-from .augment import NO_AUGMENTATION, Augmentation, AugmentationDraw, apply_geometry
+from .augment import NO_AUGMENTATION, Augmentation, apply_geometry
 from .dataset import Dataset as WaveDataset
-from .loader import prepare_batch
+from .loader import TrainingSet, prepare_batch
 
 __all__ = ["OnTheFlySet", "collate_synthesis", "form_batch_images", "prepare_synthesis_batch"]
 
 
-class OnTheFlySet(Dataset):
+class OnTheFlySet(TrainingSet):
     """Training images made from a dataset folder's exit waves every epoch, one item per structure.
 
     Parameters
@@ -113,23 +111,6 @@ class OnTheFlySet(Dataset):
         self.seed = int(seed)
         self.epoch = 0
 
-    @property
-    def input_channels(self) -> int:
-        """Images per series (network input channels)."""
-        return self.parameters.input_channels
-
-    @property
-    def output_channels(self) -> int:
-        """Label channels (network output channels)."""
-        return self.parameters.output_channels
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select training epoch ``epoch``: image epoch ``epoch`` and its augmentation draws."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def __getitem__(self, k: int) -> dict[str, Any]:
         p = self.parameters
         index = self.samples[k]
@@ -137,11 +118,7 @@ class OnTheFlySet(Dataset):
         check_sampling(p, wave.sampling, self.waves.wave_path(index))
         draw = draw_image(p, index, self.epoch, wave_shape=wave.gpts, wave_sampling=wave.sampling, energy=wave.energy)
         label = make_label(p, draw.geometry, **label_inputs(self.waves, index, p, wave))
-        if self.augmentation == NO_AUGMENTATION:
-            augment = AugmentationDraw()
-        else:
-            rng = sample_rng(self.seed, index, self.epoch, stage="augment")
-            augment = self.augmentation.draw(rng, square=p.image_size[0] == p.image_size[1])
+        augment = self.augmentation_draw(index, square=p.image_size[0] == p.image_size[1])
         return {
             "wave": torch.from_numpy(np.ascontiguousarray(wave.array, dtype=np.complex64)),
             "wave_sampling": wave.sampling,
