@@ -87,7 +87,7 @@ def main() -> int:
     parser = base_parser(NAME, __doc__)
     parser.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS), help="architectures to train")
     parser.add_argument("--series", nargs="+", type=int, choices=SERIES, default=list(SERIES),
-                        help="focal-series lengths to train (images)")
+                        help="focal-series lengths to train (images), trained in this order")
     args = parser.parse_args()
     setup_threads(args.threads)
     from temnn.demo import demo_config
@@ -111,7 +111,7 @@ def main() -> int:
     wide_params = {**series_parameters(config.parameters, 3, size["image_epochs"]), "defocus": list(WIDE_DEFOCUS)}
     wide = pipeline.images(data["test"], wide_params, "series3-wide-defocus", test=True, workers=args.workers) \
         if 3 in args.series else None
-    for n in sorted(args.series):
+    for n in args.series:
         for arch in args.archs:
             model = pipeline.train(root, f"{arch}-series{n}", size["epochs"], sets[n]["train"], sets[n]["val"],
                                    network_options(config.train, arch))
