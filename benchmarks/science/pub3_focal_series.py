@@ -4,7 +4,7 @@ Run from the repository root::
 
     python benchmarks/science/pub3_focal_series.py --scale smoke   # < 2 min: the script works
     python benchmarks/science/pub3_focal_series.py --scale small   # ~10-20 min
-    python benchmarks/science/pub3_focal_series.py --scale full    # the size, ~40-80 min on 2 cores
+    python benchmarks/science/pub3_focal_series.py --scale full    # the size, 2.2 h on 2 cores (--threads 2)
 
 What it reproduces (thesis section 8, publication III, and section 4.3):
 
