@@ -17,6 +17,10 @@ def test_quick_demo_runs_every_stage_and_writes_a_report(tmp_path, capsys):
         assert command in report
     for picture in ("train/preview.png", "model/learning_curve.png", "evaluation/examples.png"):
         assert (out / picture).exists() and picture in report
+    # the best epoch is picked on a validation set of its own; the test set is only evaluated
+    train_line = next(line for line in report.splitlines() if line.startswith("temnn train"))
+    assert str(out / "validation" / "images" / "demo") in train_line and str(out / "test") not in train_line
+    assert len(list((out / "validation" / "waves").iterdir())) == demo_config("disk", quick=True).n_val
     with open(out / "evaluation" / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == demo_config("disk", quick=True).n_test

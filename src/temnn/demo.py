@@ -39,8 +39,9 @@ class DemoConfig:
         ``"disk"``, ``"mask"`` or ``"exitwave"``.
     structures : list of str
         ``temnn structures`` arguments after the output folder and count.
-    n_train, n_test : int
-        Number of training and test structures.
+    n_train, n_val, n_test : int
+        Number of training, validation and test structures. The validation set (its own
+        seed) picks the best epoch, so the test set stays unseen until the evaluation.
     parameters : dict
         The parameters file (see :class:`temnn.Parameters`).
     train : list of str
@@ -58,6 +59,7 @@ class DemoConfig:
     task: str
     structures: list[str]
     n_train: int
+    n_val: int
     n_test: int
     parameters: dict[str, Any]
     train: list[str]
@@ -104,6 +106,7 @@ def demo_config(task: str = "disk", *, quick: bool = False) -> DemoConfig:
             task="disk",
             structures=["mos2", "--cell", "19.4", "--sampling", "0.05"],
             n_train=48,
+            n_val=8,
             n_test=24,
             parameters={
                 "label": "Disk",
@@ -135,6 +138,7 @@ def demo_config(task: str = "disk", *, quick: bool = False) -> DemoConfig:
             task="mask",
             structures=["particle", "Au", "3", "--cell", "38.4", "--layers", "4", "7", "--sampling", "0.075"],
             n_train=32,
+            n_val=4,
             n_test=12,
             parameters={
                 "label": "Mask",
@@ -168,6 +172,7 @@ def demo_config(task: str = "disk", *, quick: bool = False) -> DemoConfig:
             task="exitwave",
             structures=["mos2", "--cell", "19.4", "--sampling", "0.05", "--debye-waller", "0.003"],
             n_train=48,
+            n_val=8,
             n_test=16,
             parameters={
                 "label": "Exitwave",
@@ -195,6 +200,7 @@ def demo_config(task: str = "disk", *, quick: bool = False) -> DemoConfig:
             task=config.task,
             structures=config.structures,
             n_train=6,
+            n_val=2,
             n_test=3,
             parameters=parameters,
             train=config.train,
@@ -251,20 +257,24 @@ def run_demo(config: DemoConfig, out: str | Path, *, workers: int = 2) -> int:
     params_path = out / "parameters.json"
     write_json(params_path, config.parameters)
     name = "demo"
-    train_data, test_data = out / "train", out / "test"
+    train_data, val_data, test_data = out / "train", out / "validation", out / "test"
     model = out / "model"
     evaluation = out / "evaluation"
     steps: list[tuple[str, list[str]]] = [
         ("training structures and exit waves",
          structures_argv(config, train_data, config.n_train, seed=0, workers=workers, preview=True)),
+        ("validation structures and exit waves",
+         structures_argv(config, val_data, config.n_val, seed=2, workers=workers, preview=False)),
         ("test structures and exit waves",
          structures_argv(config, test_data, config.n_test, seed=1, workers=workers, preview=False)),
         ("training images and labels",
          ["images", str(train_data), str(params_path), "--name", name, "--workers", str(workers)]),
+        ("validation images and labels",
+         ["images", str(val_data), str(params_path), "--name", name, "--test", "--workers", str(workers)]),
         ("test images and labels",
          ["images", str(test_data), str(params_path), "--name", name, "--test", "--workers", str(workers)]),
-        ("training",
-         ["train", str(config.epochs), str(train_data / "images" / name), str(test_data / "images" / name),
+        ("training (the validation set picks the best epoch)",
+         ["train", str(config.epochs), str(train_data / "images" / name), str(val_data / "images" / name),
           str(model), *config.train, "--seed", "0"]),
         ("evaluation on the test set",
          ["evaluate", str(model), str(test_data / "images" / name), "--out", str(evaluation)]),
@@ -377,7 +387,7 @@ def _write_report(
         ("Learning curve", out / "model" / "learning_curve.png"),
         ("Example predictions against ground truth", out / "evaluation" / "examples.png"),
         ("Histogram of the task metric over the test set", out / "evaluation" / f"histogram_{config.metric}.png"),
-        ("Argand plot of the median example", out / "evaluation" / "argand.png"),
+        ("Argand plot of the median example", out / "evaluation" / "argand_median.png"),
     ]
     for title, path in pictures:
         if path.exists():
