@@ -1,12 +1,13 @@
 """``temnn demo``: the whole pipeline on a small embedded default, with a report.
 
-The demo is a script of ``temnn`` commands (structures → images → train → evaluate),
+The demo is a script of ``temnn`` commands (structures → images → train → evaluate;
+training, validation and test sets each have their own seed),
 run in-process through :func:`temnn.cli.main`, so the report can list the exact
 commands that reproduce every step. Three tasks:
 
 * ``disk`` (default): MoS2 flakes, a 3-image focal series with Disk labels
-  (publication III's microscope ranges on a small image), an MSD-net or U-net, and
-  the atomic F1 on the test set, which must reach a median of 0.9;
+  (publication III's microscope ranges on a small image), a small U-net, and the
+  atomic F1 on the test set, which must reach a median of 0.9;
 * ``mask``: CeO2-supported Au particles with Mask labels (publication II), pixel F1;
 * ``exitwave``: MoS2 flakes with Exitwave labels (publication I), RMSE.
 
@@ -218,7 +219,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole pipeline on a small default and write a report",
-        description="Generate a small MoS2 (or Au/CeO2) training and test set, simulate HR-TEM images "
+        description="Generate a small MoS2 (or Au/CeO2) training, validation and test set, simulate HR-TEM images "
         "with labels, train a small network on the CPU, evaluate it on the test set and write a report "
         "(OUT/report.md) with the learning curve, example predictions, the metric histogram and the "
         "commands that reproduce each step. The disk task checks that the median atomic F1 reaches 0.9.",
