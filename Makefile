@@ -1,5 +1,9 @@
-# One-command entry points. `make demo` and `make test` install what they need first.
+# One-command entry points. Each installs what it needs into the project's own virtual
+# environment, $(VENV) (default .venv inside the clone), and runs inside it: packages left in
+# the system Python can neither help nor hide a missing dependency.
 PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 # The napari GUI tests need a display: run them under Xvfb when it is installed
 # (Debian: xvfb and the Qt/OpenGL libraries listed in .ci/run); without one they skip.
@@ -7,23 +11,27 @@ XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a")
 
 .PHONY: install install-dev demo test bench
 
-install:
-	$(PYTHON) -m pip install -q $(TORCH_PIN)
-	$(PYTHON) -m pip install -q -e .
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
 
-install-dev:
-	$(PYTHON) -m pip install -q $(TORCH_PIN)
-	$(PYTHON) -m pip install -q -e ".[dev,gui]"
+install: $(VPY)
+	$(VPY) -m pip install -q $(TORCH_PIN)
+	$(VPY) -m pip install -q -e .
+
+install-dev: $(VPY)
+	$(VPY) -m pip install -q $(TORCH_PIN)
+	$(VPY) -m pip install -q -e ".[dev,gui]"
+	$(VPY) -m pip freeze > $(VENV)/pip-freeze.txt
 
 demo: install
-	temnn demo
+	$(VENV)/bin/temnn demo
 
 test: install-dev
-	$(XVFB) $(PYTHON) -m pytest -n 2 --dist loadfile -q -p no:warnings
+	$(XVFB) $(VPY) -m pytest -n 2 --dist loadfile -q
 
 bench: install-dev
-	$(PYTHON) benchmarks/waves.py
-	$(PYTHON) benchmarks/images.py
-	$(PYTHON) benchmarks/train.py
-	$(PYTHON) benchmarks/predict.py
-	$(PYTHON) benchmarks/track.py
+	$(VPY) benchmarks/waves.py
+	$(VPY) benchmarks/images.py
+	$(VPY) benchmarks/train.py
+	$(VPY) benchmarks/predict.py
+	$(VPY) benchmarks/track.py

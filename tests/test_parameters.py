@@ -53,13 +53,34 @@ def test_thesis_keys_map_to_mtf_names(tmp_path):
     path = tmp_path / "thesis.json"
     path.write_text(json.dumps(THESIS_LISTING_A1))
     p = Parameters.load(path)
-    # thesis table 3.2: c1 = C (floor), c2 = c0, c3 = c3
-    assert p.mtf_floor == (0.2, 0.6)
-    assert p.mtf_c0 == (0.0, 0.0)  # listing A.1 as printed: a flat MTF at the floor
+    # listing A.1 as printed reads as c1 = c0, c2 = C (table 3.2 states the reverse, which
+    # would give c0 = 0: a flat MTF at the floor, against publication II's fitted c0 ≈ 0.2-0.3)
+    assert p.mtf_c0 == (0.2, 0.6)
+    assert p.mtf_floor == (0.0, 0.0)
     assert p.mtf_c3 == (2.0, 5.0)
     assert p.input_channels == 3 and p.output_channels == 4
     assert "mtf_c1" not in p.to_dict()
     assert set(THESIS_KEY_MAP.values()) <= set(p.to_dict())
+
+
+def test_thesis_listing_a1_gives_a_physical_mtf(tmp_path):
+    # Listing A.1 as printed must give an MTF like publication II's fits (fig. A.13: c0 = 0.28,
+    # c3 = 2.25, C = 0.01 at high dose): 1 at q = 0, a core of width c0, a floor near 0. The
+    # table 3.2 reading (c0 = 0) would give a flat MTF equal to C at every q > 0.
+    import numpy as np
+
+    from temnn.simulate.detector import parametric_mtf
+
+    path = tmp_path / "thesis.json"
+    path.write_text(json.dumps(THESIS_LISTING_A1))
+    p = Parameters.load(path)
+    q = np.array([0.0, 0.05, 0.5, 1.0])  # fraction of Nyquist
+    for c0, c3, floor in zip(p.mtf_c0, p.mtf_c3, p.mtf_floor):  # both ends of every range
+        mtf = parametric_mtf(q, c0, c3, floor)
+        assert mtf[0] == 1.0
+        assert mtf[1] > 0.9  # well inside the core
+        assert np.all(np.diff(mtf) < 0) and mtf[-1] < 0.2
+        np.testing.assert_allclose(mtf[2], 1 / (1 + (0.5 / c0) ** c3), rtol=1e-12)
 
 
 def test_derived_values():
@@ -109,6 +130,6 @@ def test_bad_json_names_file(tmp_path):
 
 
 def test_thesis_and_new_key_together_is_an_error():
-    data = {"label": "Disk", "image_size": [64, 64], "sampling": [0.1, 0.11], "mtf_c1": [0, 0.1], "mtf_floor": [0, 0.1]}
-    with pytest.raises(TemnnError, match="'mtf_c1'.*'mtf_floor'"):
+    data = {"label": "Disk", "image_size": [64, 64], "sampling": [0.1, 0.11], "mtf_c2": [0, 0.1], "mtf_floor": [0, 0.1]}
+    with pytest.raises(TemnnError, match="'mtf_c2'.*'mtf_floor'"):
         Parameters.from_dict(data)

@@ -7,8 +7,15 @@ file completely and reports every problem at once, naming the field and the
 expected form.
 
 Thesis-style files (listing A.1 of the thesis, with keys ``mtf_c1``, ``mtf_c2``,
-``mtf_c3``) are read through :data:`THESIS_KEY_MAP`. Following thesis table 3.2,
-``c1 ≡ C`` (the MTF floor), ``c2 ≡ c0`` and ``c3 ≡ c3``.
+``mtf_c3``) are read through :data:`THESIS_KEY_MAP`: ``c1 → mtf_c0`` (the width of the
+MTF core), ``c2 → mtf_floor`` (C) and ``c3 → mtf_c3``.
+
+The thesis contradicts itself here. Table 3.2 states ``c1 ≡ C, c2 ≡ c0``; read that way,
+listing A.1 as printed (``mtf_c1 = (0.2, 0.6)``, ``mtf_c2 = (0, 0)``) gives c0 = 0, a
+flat MTF at the floor, which contradicts every fitted value in the thesis: publication II
+fits c0 = 0.20-0.28 and C = 0.01-0.5 from vacuum frames (figs. A.12, A.13), and
+publication III's table 1 draws c0 from 0.25-0.6. The mapping used here, the reverse of
+table 3.2, makes listing A.1 physical: c0 in 0.2-0.6 of Nyquist, C = 0.
 
 Examples
 --------
@@ -42,8 +49,9 @@ LABELS = ("Mask", "Disk", "Gaussian", "Exitwave")
 ABERRATIONS = ("C12", "C21", "C23", "C30", "C32", "C34", "C45")
 """Polar aberrations (Krivanek notation) other than defocus C10 = -defocus."""
 
-THESIS_KEY_MAP = {"mtf_c1": "mtf_floor", "mtf_c2": "mtf_c0", "mtf_c3": "mtf_c3"}
-"""Thesis listing A.1 key → temnn key (thesis table 3.2: c1 ≡ C, c2 ≡ c0, c3 ≡ c3)."""
+THESIS_KEY_MAP = {"mtf_c1": "mtf_c0", "mtf_c2": "mtf_floor", "mtf_c3": "mtf_c3"}
+"""Thesis listing A.1 key → temnn key (c1 → c0, c2 → C, c3 → c3: the reading that makes
+listing A.1 physical; thesis table 3.2 states the reverse, see the module docstring)."""
 
 _TWO_PI = 2 * math.pi
 

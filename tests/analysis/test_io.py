@@ -148,6 +148,21 @@ def test_reciprocal_calibration_is_refused(tmp_path):
         read_microscope_file(tmp_path / "diffraction.tif")
 
 
+def test_mrc_stack_written_by_mrcfile(tmp_path):
+    # mrcfile (the CCP-EM reference implementation) writes the file, so the reader is checked
+    # against an independent writer: voxel size in Å, frames along z, data[z, y, x] on disk.
+    mrcfile = pytest.importorskip("mrcfile")
+    data = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    with mrcfile.new(tmp_path / "stack.mrc") as mrc:
+        mrc.set_data(data)
+        mrc.voxel_size = (0.5, 0.5, 2.0)  # x, y, z [Å]
+    stack = read_microscope_file(tmp_path / "stack.mrc")
+    assert len(stack) == 3 and stack.shape == (5, 4)
+    assert stack.sampling == pytest.approx(0.5)
+    for i in range(3):
+        np.testing.assert_array_equal(stack.frame(i), data[i].T)
+
+
 # -------------------------------------------------------------------------- frames
 @pytest.mark.realdata
 def test_frames_are_x_y_transposed_from_the_file(real_em):
@@ -225,7 +240,7 @@ def test_tia_metadata_scanning_and_camera(real_em):
 
 # --------------------------------------------------------------------------- errors
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # imageio's plugin registry, probed for the .png
-@pytest.mark.parametrize("suffix", [".dm3", ".dm4", ".tif", ".emd", ".ser", ".png"])
+@pytest.mark.parametrize("suffix", [".dm3", ".dm4", ".tif", ".emd", ".ser", ".mrc", ".png"])
 def test_corrupt_files_raise_temnn_error_naming_the_file(tmp_path, suffix):
     path = tmp_path / f"broken{suffix}"
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
