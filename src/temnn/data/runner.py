@@ -20,6 +20,8 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Callable, NoReturn, Sequence
 
+from threadpoolctl import threadpool_limits
+
 from ..errors import TemnnError
 
 __all__ = ["run_samples", "SampleFailed", "limit_threads"]
@@ -56,12 +58,7 @@ def limit_threads() -> None:
         return
     for name in _THREAD_VARIABLES:
         os.environ[name] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-image's stack
-        pass
+    threadpool_limits(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     if "abtem" in sys.modules:
