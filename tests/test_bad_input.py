@@ -26,11 +26,10 @@ import torch
 
 import temnn
 from analysis._simulated_sets import write_set
+from analysis.test_io import REAL_EM
 from temnn import TemnnError
 from temnn.cli import main
 from temnn.nn import Task, UNet, save_model
-
-REAL_EM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-em"
 
 # ------------------------------------------------------------------------------------- inputs
 
