@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._io import write_json
+from ._io import output_folder, write_json
 from .errors import TemnnError
 
 __all__ = ["DemoConfig", "demo_config", "run_demo", "structures_argv"]
@@ -240,6 +240,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.epochs < 1:
             raise TemnnError(f"--epochs must be a positive integer, got {args.epochs}")
         config = DemoConfig(**{**config.__dict__, "epochs": args.epochs})
+    if args.workers < 1:
+        raise TemnnError(f"--workers must be a positive number of processes, got {args.workers}")
     return run_demo(config, args.out, workers=args.workers)
 
 
@@ -253,8 +255,7 @@ def run_demo(config: DemoConfig, out: str | Path, *, workers: int = 2) -> int:
     """
     from .cli import main
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out, what="--out")
     params_path = out / "parameters.json"
     write_json(params_path, config.parameters)
     name = "demo"

@@ -93,11 +93,11 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     """
     import matplotlib.pyplot as plt
 
-    from .._io import write_json
+    from .._io import output_folder, write_json
     from .evaluate import evaluate
     from .simulated import SimulatedData
 
-    out = Path(out)
+    out = output_folder(out, what="--out", create=False)
     result = evaluate(list(models), data, radius=radius, threshold=threshold, batch_size=batch_size, device=device,
                       min_distance=min_distance, progress=progress)
     result.write(out)

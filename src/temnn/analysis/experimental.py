@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..errors import TemnnError
+from ._arrays import real_finite
 from .io import read_microscope_file
 from .tiling import check_channels, infer_image
 
@@ -133,7 +134,7 @@ class ExperimentalData:
         self.metadata = self.file.metadata
         self.original_metadata = self.file.original_metadata
         self.frame_index = 0 if frame is None else int(frame)
-        self._image = self.file.frame(self.frame_index)  # also checks the index
+        self._image = self.frame(self.frame_index)  # also checks the index
         if self.frame_index < 0:
             self.frame_index += len(self)
         self.prediction: np.ndarray | None = None
@@ -151,7 +152,7 @@ class ExperimentalData:
     def __iter__(self) -> Iterator[np.ndarray]:
         """The frames in order, each read when it is reached (float32, (nx, ny))."""
         for index in range(len(self)):
-            yield self.file.frame(index)
+            yield self.frame(index)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -164,8 +165,14 @@ class ExperimentalData:
         return self._image
 
     def frame(self, index: int) -> np.ndarray:
-        """Frame ``index`` of the stack as float32 (nx, ny) [counts], read from disk now."""
-        return self.file.frame(index)
+        """Frame ``index`` of the stack as float32 (nx, ny) [counts], read from disk now.
+
+        Raises
+        ------
+        TemnnError
+            The index is out of range, or the frame holds NaN or infinite values.
+        """
+        return real_finite(self.file.frame(index), name=f"{self.path}: frame {index}")
 
     # --------------------------------------------------------------------- analysis
     def local_standardise(self, *, normalizedistance: float = 12.0) -> np.ndarray:

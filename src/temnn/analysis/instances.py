@@ -25,7 +25,7 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ._arrays import finite_threshold, positive_sampling, real_finite
 from .peaks import regional_maxima
 
 if TYPE_CHECKING:
@@ -116,9 +116,10 @@ def label_instances(prob: np.ndarray, min_separation: float, sampling: float, *,
     >>> int(label_instances(two, 1.0, 0.5).max())
     2
     """
-    prob = np.asarray(prob)
+    prob = real_finite(prob, name="prob")
     if prob.ndim != 2:
         raise TemnnError(f"prob: expected one (nx, ny) frame, got an array of shape {prob.shape}")
+    threshold = finite_threshold(threshold)
     separation = min_separation_pixels(min_separation, sampling)
     labels = np.zeros(prob.shape, dtype=np.int32)
     regions, _ = ndi.label(prob >= threshold, structure=np.ones((3, 3)))

@@ -39,7 +39,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import TemnnError
+from .._io import one_line
+from ..errors import TemnnError, missing_package
 from ._arrays import positive_sampling
 
 __all__ = [
@@ -244,7 +245,7 @@ class MicroscopeFile:
             raw = self.data[int(index)]
             raw = np.asarray(raw.compute() if hasattr(raw, "compute") else raw)
         except Exception as err:  # any reader failure on a damaged file
-            raise TemnnError(f"{self.path}: cannot read frame {index} ({type(err).__name__}: {err}); the file is damaged or incomplete") from None
+            raise TemnnError(f"{self.path}: cannot read frame {index} ({one_line(err)}); the file is damaged or incomplete") from None
         if raw.dtype.names:  # RGB(A) stored as a structured dtype
             raw = np.mean([raw[name].astype(np.float32) for name in raw.dtype.names if name.upper() != "A"], axis=0)
         return np.ascontiguousarray(raw.astype(np.float32, copy=False).T)
@@ -279,6 +280,8 @@ def read_microscope_file(path: str | os.PathLike, *, signal: int | None = None,
         truncated), no 2D image in the file, reciprocal or unknown units, non-square pixels.
     """
     path = Path(path)
+    if path.is_dir():
+        raise TemnnError(f"{path}: is a folder; give a microscope file ({', '.join(sorted(PLUGINS))})")
     if not path.is_file():
         raise TemnnError(f"{path}: file not found")
     plugin = PLUGINS.get(path.suffix.lower())
@@ -287,12 +290,15 @@ def read_microscope_file(path: str | os.PathLike, *, signal: int | None = None,
             f"{path}: unsupported file type {path.suffix!r}; temnn reads {', '.join(sorted(PLUGINS))} "
             "(convert other formats to TIFF)"
         )
-    reader = importlib.import_module(f"rsciio.{plugin}").file_reader
+    needed_for = f"{path}: reading {path.suffix} files (RosettaSciIO's {plugin} reader)"
     try:
+        reader = importlib.import_module(f"rsciio.{plugin}").file_reader
         signals = reader(str(path), lazy=plugin not in _EAGER_PLUGINS)
+    except ModuleNotFoundError as err:  # an optional package of the reader (h5py for EMD, ...)
+        raise missing_package(err, needed_for) from None
     except Exception as err:  # rsciio raises many types (struct.error, KeyError, OSError, ValueError...)
         raise TemnnError(
-            f"{path}: cannot read this {plugin} file ({type(err).__name__}: {err}); "
+            f"{path}: cannot read this {plugin} file ({one_line(err)}); "
             "the file is corrupt, truncated or not of the type its extension says"
         ) from None
     index, chosen = _pick_image_signal(path, signals, signal)

@@ -95,6 +95,7 @@ def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np
     TemnnError
         A file is missing, of an unknown type, or its frames differ in shape.
     """
+    from ._arrays import real_finite
     from .io import read_microscope_file
 
     frames: list[np.ndarray] = []
@@ -109,8 +110,10 @@ def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np
             conversion = conversion if conversion is not None else file.acquisition.conversion_factor
         if array.ndim == 2:
             array = array[None]
-        if array.ndim != 3:
-            raise TemnnError(f"{path}: expected one (nx, ny) frame or a (K, nx, ny) stack, got shape {array.shape}")
+        if array.ndim != 3 or 0 in array.shape:
+            raise TemnnError(f"{path}: expected one (nx, ny) frame or a (K, nx, ny) stack of K ≥ 1 frames, "
+                             f"got shape {array.shape}")
+        real_finite(array, name=str(path))
         if frames and array.shape[1:] != frames[0].shape[1:]:
             raise TemnnError(f"{path}: frames of {array.shape[1:]} pixels, but earlier files have {frames[0].shape[1:]}")
         frames.append(np.asarray(array, dtype=np.float64))
@@ -118,11 +121,11 @@ def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np
 
 
 def _read_array(path: Path) -> np.ndarray:
-    if not path.exists():
-        raise TemnnError(f"{path}: file not found")
-    if path.suffix.lower() == ".npy":
-        return np.load(path, allow_pickle=False)
-    with np.load(path, allow_pickle=False) as f:
+    from .._io import read_numpy
+
+    with read_numpy(path) as f:
+        if isinstance(f, np.ndarray):
+            return np.asarray(f)
         keys = [k for k in _NPZ_KEYS if k in f.files] or (f.files if len(f.files) == 1 else [])
         if not keys:
             raise TemnnError(f"{path}: expected an array named one of {_NPZ_KEYS} (or a single array), found {f.files}")
@@ -130,10 +133,11 @@ def _read_array(path: Path) -> np.ndarray:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._io import write_json
+    from .._io import output_folder, write_json
     from .noise import fit_dose_series, plot_dose_series, plot_mtf_fit
     from .tables import write_csv
 
+    output_folder(args.out, what="--out", create=False)
     frames, sampling, recorded = read_frames(args.files, sampling=args.sampling)
     conversion = args.conversion if args.conversion is not None else (recorded or 1.0)
     corner, size = (None, args.size) if args.window is None else ((args.window[0], args.window[1]), args.window[2])
@@ -147,8 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         taper=None if args.taper == "none" else args.taper,
         min_r2=args.min_r2,
     )
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, what="--out")
     rows = series.rows()
     write_csv(rows, out / "mtf_fits.csv")
     plot_mtf_fit(series.fits[0], title="first frame", path=out / "mtf_first.png")

@@ -15,7 +15,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from ..errors import TemnnError
-from ._arrays import class_maps, positive_sampling
+from ._arrays import class_maps, finite_threshold, positive_sampling, real_finite
 
 __all__ = [
     "Peaks",
@@ -65,7 +65,7 @@ class Peaks:
     def from_positions(cls, positions: np.ndarray, classes: np.ndarray | None = None, *,
                        name: str = "positions") -> Peaks:
         """Peaks from (N, 2) positions [pixels]; classes default to 0, values to 1."""
-        positions = np.asarray(positions, dtype=np.float64)
+        positions = np.asarray(real_finite(positions, name=name), dtype=np.float64)
         if positions.size == 0:
             positions = positions.reshape(0, 2)
         if positions.ndim != 2 or positions.shape[1] != 2:
@@ -286,7 +286,8 @@ def find_peaks(prob: np.ndarray, *, min_distance: float = 5.0, threshold: float 
     >>> np.round(peaks.positions, 3).tolist(), peaks.classes.tolist()
     ([[10.3, 20.6]], [0])
     """
-    maps = class_maps(prob, name="prob").astype(np.float64, copy=False)
+    maps = class_maps(real_finite(prob, name="prob"), name="prob").astype(np.float64, copy=False)
+    threshold = finite_threshold(threshold)
     if background is not None:
         if not -maps.shape[0] <= background < maps.shape[0] or maps.shape[0] < 2:
             raise TemnnError(

@@ -143,8 +143,12 @@ def predict_files(
     """
     from tqdm import tqdm
 
+    from .._io import output_folder
     from ..nn.checkpoints import load_model, resolve_stem
+    from .tiling import check_tiling
 
+    output_folder(out, what="--out", create=False)
+    check_tiling(tile, overlap, batch_size)
     if file_format not in FORMATS:
         raise TemnnError(f"--format must be one of {', '.join(sorted(FORMATS))}, got {file_format!r}")
     if overviews is not None and overviews < 0:

@@ -69,10 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._io import read_json, save_npz, write_json
+    from .._io import output_folder, read_json, save_npz, write_json
     from ..simulate.optics import CTF
     from .reconstruction import compare_to_truth, plot_reconstruction, reconstruct_exit_wave
 
+    output_folder(args.out, what="--out", create=False)
     images, sampling, microscope, truth = _read_series(args.series)
     settings = _ctf_settings(args, microscope, len(images))
     sampling = args.sampling if args.sampling is not None else sampling
@@ -97,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     if truth is not None:
         comparison = compare_to_truth(result.wave, truth, sampling, cutoff=args.cutoff)
         summary.update(rmse=comparison.rmse, phase_rmse_rad=comparison.phase_rmse)
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out, what="--out")
     save_npz(out / "reconstruction.npz", wave=result.wave.astype(np.complex64), sampling=np.float64(sampling),
              history=result.history, defocus=np.asarray(settings["defocus"]))
     plot_reconstruction(result, truth, cutoff=args.cutoff, path=out / "reconstruction.png")
@@ -113,16 +114,17 @@ def _run(args: argparse.Namespace) -> int:
 
 def _read_series(path: Path) -> tuple[np.ndarray, float | None, dict[str, Any] | None, np.ndarray | None]:
     """Images, sampling, the microscope parameters of a temnn image file, and its Exitwave label."""
-    from .._io import read_json
-    from ._arrays import complex_wave
+    from .._io import read_json, read_numpy
+    from ._arrays import complex_wave, real_finite
 
     if not path.exists():
         raise TemnnError(f"{path}: file not found")
     sampling = microscope = truth = None
     if path.suffix.lower() == ".npy":
-        images = np.load(path, allow_pickle=False)
+        with read_numpy(path) as images:
+            images = np.asarray(images)
     elif path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as f:
+        with read_numpy(path) as f:
             key = next((k for k in ("images", "image") if k in f.files), None)
             if key is None:
                 raise TemnnError(f"{path}: expected the focal series as 'images' or 'image', found {f.files}")
@@ -137,9 +139,9 @@ def _read_series(path: Path) -> tuple[np.ndarray, float | None, dict[str, Any] |
                 truth = complex_wave(label[:2], name=f"{path}: label")
     else:
         raise TemnnError(f"{path}: expected a .npy or .npz focal series, got {path.suffix!r}")
-    images = np.asarray(images, dtype=np.float64)
-    if images.ndim != 3 or len(images) < 2:
+    if images.ndim != 3 or len(images) < 2 or 0 in images.shape:
         raise TemnnError(f"{path}: expected a focal series of two or more images (K, nx, ny), got shape {images.shape}")
+    images = np.asarray(real_finite(images, name=str(path)), dtype=np.float64)
     return images, sampling, microscope, truth
 
 
@@ -163,13 +165,13 @@ def _ctf_settings(args: argparse.Namespace, microscope: dict[str, Any] | None, c
 
 
 def _read_truth(path: Path, sampling: float) -> np.ndarray:
+    from .._io import read_numpy
     from ._arrays import complex_wave
 
-    if not path.exists():
-        raise TemnnError(f"{path}: file not found")
     if path.suffix.lower() == ".npy":
-        return complex_wave(np.load(path, allow_pickle=False), name=str(path))
-    with np.load(path, allow_pickle=False) as f:
+        with read_numpy(path, what="--truth") as wave:
+            return complex_wave(np.asarray(wave), name=str(path))
+    with read_numpy(path, what="--truth") as f:
         key = next((k for k in ("wave", "label", "truth") if k in f.files), None)
         if key is None:
             raise TemnnError(f"{path}: expected the exit wave as 'wave', 'label' or 'truth', found {f.files}")

@@ -51,6 +51,7 @@ __all__ = [
     "infer_image",
     "infer_frames",
     "check_channels",
+    "check_tiling",
 ]
 
 ModelFunction = Callable[[np.ndarray], np.ndarray]
@@ -193,13 +194,7 @@ def predict_tiled(
         image = image[None]
     if image.ndim != 3:
         raise TemnnError(f"image: expected (nx, ny) or (C, nx, ny), got shape {image.shape}")
-    tiles = (tile, tile) if np.isscalar(tile) else tuple(tile)
-    for name, value, low in (("tile", min(tiles), 1), ("overlap", overlap, 0), ("batch_size", batch_size, 1),
-                             ("multiple", multiple, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise TemnnError(f"{name}: expected an integer ≥ {low} [pixels], got {value!r}")
-    if 2 * overlap > min(tiles):
-        raise TemnnError(f"overlap: at most half the tile ({min(tiles) // 2} px for tile {min(tiles)} px), got {overlap}")
+    tiles = check_tiling(tile, overlap, batch_size, multiple)
     _, nx, ny = image.shape
     tx, xs, px = tile_positions(nx, int(tiles[0]), overlap, multiple)
     ty, ys, py = tile_positions(ny, int(tiles[1]), overlap, multiple)
@@ -398,6 +393,36 @@ def infer_frames(model: Any, frames: Iterable[np.ndarray], *, sampling: float, t
     for frame in frames:
         yield infer_image(model, frame, sampling=sampling, tile=tile, overlap=overlap, batch_size=batch_size,
                           device=device, source=source)
+
+
+def check_tiling(tile: int | tuple[int, int], overlap: int, batch_size: int = 1,
+                 multiple: int = 1) -> tuple[int, int]:
+    """Check the tiling options and return the tile shape (tx, ty) [pixels].
+
+    Parameters
+    ----------
+    tile
+        Tile side, or (tx, ty) [pixels].
+    overlap
+        Overlap of neighbouring tiles [pixels], at most half a tile.
+    batch_size
+        Tiles per forward pass.
+    multiple
+        Tile sides are rounded to a multiple of this [pixels].
+
+    Raises
+    ------
+    TemnnError
+        An option that is not an integer in its range, naming the option.
+    """
+    tiles = (tile, tile) if np.isscalar(tile) else tuple(tile)
+    for name, value, low in (("tile", min(tiles), 1), ("overlap", overlap, 0), ("batch_size", batch_size, 1),
+                             ("multiple", multiple, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise TemnnError(f"{name}: expected an integer ≥ {low} [pixels], got {value!r}")
+    if 2 * overlap > min(tiles):
+        raise TemnnError(f"overlap: at most half the tile ({min(tiles) // 2} px for tile {min(tiles)} px), got {overlap}")
+    return tiles
 
 
 def check_channels(model: Any, channels: int, *, source: str = "image") -> None:

@@ -35,18 +35,20 @@ temnn arrays (T, nx, ny) and are used as they are.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, read_json, save_npz, write_json
+from .._io import atomic_path, one_line, output_folder, read_json, read_numpy, save_npz, write_json
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ._arrays import finite_threshold, positive_sampling, real_finite
 
 __all__ = ["register", "track_file", "fft_track_file", "id_colour"]
 
@@ -94,36 +96,85 @@ class _Stack:
 
 
 def _open_stack(path: str | os.PathLike, role: str, *, channel: int | None = None,
-                sampling: float | None = None) -> _Stack:
+                sampling: float | None = None, allow_nan: bool = False) -> _Stack:
     """Open a stack for lazy reading: .npy, .npz, TIFF, or a microscope file via temnn's reader.
 
     A folder holds one file per frame, as ``temnn predict`` writes them (``NNNNN.npz`` or
     ``NNNNN.tif``). TIFF files are read here rather than by :mod:`temnn.analysis.io`: RosettaSciIO reads
     a TIFF stack whole and ignores ImageJ length units other than microns, while label
-    and probability stacks are ImageJ TIFFs in nm read page by page.
+    and probability stacks are ImageJ TIFFs in nm read page by page. Frames holding NaN or
+    infinite values are refused unless ``allow_nan`` (the spectra of frames without the particle).
     """
     path = Path(path)
     if path.is_dir():
-        return _folder_stack(path, role, channel)
-    if not path.is_file():
+        stack = _folder_stack(path, role, channel)
+    elif not path.is_file():
         raise TemnnError(f"{role} {path}: file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as err:
-            raise TemnnError(f"{role} {path}: not a readable .npy array ({err})") from None
-        return _array_stack(path, role, array, None, None, channel)
-    if suffix == ".npz":
-        return _npz_stack(path, role, channel)
-    if suffix in (".tif", ".tiff"):
-        return _tiff_stack(path, role, channel)
-    return _microscope_stack(path, role, sampling)
+    elif path.suffix.lower() == ".npy":
+        with read_numpy(path, what=role, mmap_mode="r") as array:
+            stack = _array_stack(path, role, array, None, None, channel)
+    elif path.suffix.lower() == ".npz":
+        stack = _npz_stack(path, role, channel)
+    elif path.suffix.lower() in (".tif", ".tiff"):
+        stack = _tiff_stack(path, role, channel)
+    else:
+        stack = _microscope_stack(path, role, sampling)
+    return _checked(stack, allow_nan=allow_nan)
+
+
+def _checked(stack: _Stack, *, allow_nan: bool = False) -> _Stack:
+    """The stack with every frame checked as it is read: real numbers, finite; at least one frame.
+
+    The first frame is read and checked now, so that a stack of NaN (or text) is refused
+    before anything is written. Read errors of a damaged file name the file and frame.
+    """
+    import tifffile
+
+    name = f"{stack.role} {stack.path}"
+    if len(stack) == 0 or 0 in stack.shape[1:]:
+        raise TemnnError(f"{name}: no frames (shape {stack.shape}); expected a (T, nx, ny) stack of T ≥ 1 frames "
+                         "of at least 1 × 1 pixels")
+
+    def valid(t: int, frame: Any) -> np.ndarray:
+        if allow_nan and np.asarray(frame).dtype.kind == "f":
+            return np.asarray(frame)
+        return real_finite(frame, name=f"{name}: frame {t}")
+
+    read_frame, read_frames = stack._frame, stack._frames
+
+    def frame(t: int) -> np.ndarray:
+        with _read_errors(name, t, tifffile.TiffFileError):
+            return valid(t, read_frame(t))
+
+    def frames() -> Iterator[np.ndarray]:
+        source = read_frames() if read_frames is not None else (read_frame(t) for t in range(len(stack)))
+        for t in range(len(stack)):
+            with _read_errors(name, t, tifffile.TiffFileError):
+                raw = next(source)
+            yield valid(t, raw)
+
+    stack._frame, stack._frames = frame, frames
+    stack.frame(0)
+    return stack
+
+
+@contextlib.contextmanager
+def _read_errors(name: str, t: int, *errors: type[BaseException]) -> Iterator[None]:
+    """Turn a reader's error on frame ``t`` of a damaged file into a :class:`TemnnError`."""
+    try:
+        yield
+    except TemnnError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, *errors) as err:
+        raise TemnnError(f"{name}: cannot read frame {t} ({one_line(err)}); the file is damaged or truncated") from None
 
 
 def _array_stack(path: Path, role: str, array: np.ndarray, sampling: float | None,
                  frame_interval: float | None, channel: int | None) -> _Stack:
     """A stack over a (nx, ny), (T, nx, ny) or (T, C, nx, ny) array (C needs ``channel``)."""
+    if array.ndim in (2, 3) and channel is not None:
+        raise TemnnError(f"--channel {channel}: {role} {path} has no channel axis (shape {array.shape}); "
+                         "leave --channel out for a (T, nx, ny) stack")
     if array.ndim == 2:
         array = array[None]
     if array.ndim == 4:
@@ -150,18 +201,15 @@ def _npz_stack(path: Path, role: str, channel: int | None) -> _Stack:
     """An .npz stack: the array named for the role (or the only array) and optional
     ``sampling`` [Å/pixel] and ``frame_interval`` [s] entries. The array is read whole
     (an .npz member cannot be memory-mapped); use .npy or TIFF for long stacks."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = [n for n in npz.files if n not in ("sampling", "frame_interval")]
-            name = next((n for n in _NPZ_KEYS[role] if n in names), names[0] if len(names) == 1 else None)
-            if name is None:
-                raise TemnnError(f"{role} {path}: cannot tell which array is the stack; name it one of "
-                                 f"{', '.join(_NPZ_KEYS[role])} (found {', '.join(names) or 'none'})")
-            array = npz[name]
-            sampling = float(npz["sampling"]) if "sampling" in npz.files else None
-            interval = float(npz["frame_interval"]) if "frame_interval" in npz.files else None
-    except (OSError, ValueError) as err:
-        raise TemnnError(f"{role} {path}: not a readable .npz file ({err})") from None
+    with read_numpy(path, what=role) as npz:
+        names = [n for n in npz.files if n not in ("sampling", "frame_interval")]
+        name = next((n for n in _NPZ_KEYS[role] if n in names), names[0] if len(names) == 1 else None)
+        if name is None:
+            raise TemnnError(f"{role} {path}: cannot tell which array is the stack; name it one of "
+                             f"{', '.join(_NPZ_KEYS[role])} (found {', '.join(names) or 'none'})")
+        array = npz[name]
+        sampling = float(npz["sampling"]) if "sampling" in npz.files else None
+        interval = float(npz["frame_interval"]) if "frame_interval" in npz.files else None
     return _array_stack(path, role, array, sampling, interval, channel)
 
 
@@ -220,7 +268,7 @@ def _folder_stack(folder: Path, role: str, channel: int | None) -> _Stack:
 
     def read(path: Path) -> np.ndarray:
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
+            with read_numpy(path, what=role) as data:
                 names = [n for n in data.files if n not in ("sampling", "frame", "frame_interval")]
                 array = data["prediction"] if "prediction" in names else data[names[0]]
         else:
@@ -450,6 +498,7 @@ def track_file(
     stack = _open_stack(path, "STACK", channel=channel, sampling=sampling)
     sampling = _resolve_sampling(sampling, stack)
     min_separation_pixels(min_separation, sampling)  # check the options before the first frame
+    threshold = finite_threshold(threshold, name="--threshold")
     if frame_interval is None:
         frame_interval = stack.frame_interval
     elif not float(frame_interval) > 0:
@@ -469,7 +518,7 @@ def track_file(
     if _finished(summary, settings, files):
         print(f"temnn track: {out} is up to date (remove {summary.name} to redo)")
         return {**files, "summary": summary}
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out, what="--out")
 
     def write(dtype: Any) -> None:
         def checked(tracked: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -698,6 +747,8 @@ def fft_track_file(
             raise TemnnError(f"--id {track_id}: no particle with that id in LABELS {label_stack.path} (ids present: "
                              f"{', '.join(map(str, present)) or 'none'}); see properties.csv of temnn track") from None
     size = int(size)
+    if size < 6:
+        raise TemnnError(f"--size {size}: expected a crop side of at least 6 pixels")
     window = int(window) if window is not None else (30 if size >= 240 else max(3, size // 8))
     if not 3 <= window <= size // 2:
         raise TemnnError(f"--window {window}: expected 3…{size // 2} spectrum pixels for a {size}-pixel crop")
@@ -713,7 +764,7 @@ def fft_track_file(
     if _finished(summary, settings, files):
         print(f"temnn fft-track: {out} is up to date for id {track_id} (remove {summary.name} to redo)")
         return {**files, "summary": summary}
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out, what="--out")
 
     spectra = instance_power_spectra(_progress(image_stack, f"fft id {track_id}", progress), label_stack,
                                      track_id, size=size, sigma=float(sigma))
@@ -721,7 +772,7 @@ def fft_track_file(
     _write_stack(files["spectra"], spectra, shape=(len(image_stack), size, size), dtype=np.float32,
                  pixel=10 * dq, unit="1/nm", frame_interval=frame_interval, name="spectra",
                  extra={"sampling": np.float64(sampling), "dq_inv_angstrom": np.float64(dq)})
-    spectrum_stack = _open_stack(files["spectra"], "SPECTRA")
+    spectrum_stack = _open_stack(files["spectra"], "SPECTRA", allow_nan=True)
     rows = track_fourier_peaks((f.astype(np.float64) for f in spectrum_stack), sampling, peaks=peaks,
                                n_peaks=int(n_peaks), window=window)
     table = [{"id": track_id, "frame": r["frame"],

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from .._io import _json_default, atomic_path, read_json, save_npz, write_json
+from .._io import _json_default, atomic_path, output_folder, read_json, save_npz, write_json
 from .._random import sample_rng
 from ..errors import TemnnError
 from ..simulate.waves import ExitWave, WaveSettings, exit_wave
@@ -352,7 +352,7 @@ def generate_dataset(
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise TemnnError(f"{name} must be a non-negative integer, got {value!r}")
     settings = wave_settings or WaveSettings()
-    dataset = Dataset(out)
+    dataset = Dataset(output_folder(out, what="OUT"))
     manifest = {
         "format": MANIFEST_FORMAT,
         "generator": _json_ready(dict(generator) if generator is not None else describe_generator(make_sample)),

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path, read_json, save_npz, write_json
+from .._io import atomic_path, read_json, read_numpy, save_npz, write_json
 from ..errors import TemnnError
 
 __all__ = [
@@ -161,7 +161,7 @@ def read_image_file(npz: str | os.PathLike, microscope: str | os.PathLike) -> Im
     if not npz.exists():
         raise TemnnError(f"{npz}: image not found; run 'temnn images' on the dataset (it resumes where it stopped)")
     keys = ("image", "label", "sampling", "origin")
-    with np.load(npz) as f:
+    with read_numpy(npz) as f:
         missing = [key for key in keys if key not in f.files]
         if missing:
             raise TemnnError(

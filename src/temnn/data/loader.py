@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from .._io import read_numpy
 from .._random import sample_rng
 from ..errors import TemnnError
 from ..parameters import Parameters
@@ -178,10 +179,11 @@ class ImageSet(TrainingSet):
     def __getitem__(self, k: int) -> dict[str, Any]:
         path = self.path(k)
         try:
-            with np.load(path) as data:
+            with read_numpy(path) as data:
                 image, label, sampling = data["image"], data["label"], float(data["sampling"])
-        except (OSError, KeyError, ValueError) as err:
-            raise TemnnError(f"{path}: cannot read image, label and sampling ({err}); re-run `temnn images`") from None
+        except KeyError as err:
+            raise TemnnError(f"{path}: no array {err} (expected image, label and sampling); delete it and re-run "
+                             "`temnn images`") from None
         self._check(path, image, label, sampling)
         index = self.samples[k]
         draw = self.augmentation_draw(index, square=image.shape[-1] == image.shape[-2])

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .._io import atomic_path, read_json, write_json
+from .._io import atomic_path, one_line, read_json, write_json
 from ..errors import TemnnError
 from .blocks import Network
 from .registry import build_from_config, count_parameters, unwrap
@@ -109,15 +109,63 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     """
     stem = resolve_stem(path)
     card = read_card(stem)
-    network = build_from_config(card["architecture"])
     tensors = _read_safetensors(stem, card)
-    try:
-        network.load_state_dict(tensors)
-    except RuntimeError as err:
-        raise TemnnError(f"{stem}.safetensors: the weights do not fit the architecture in the card ({err})") from None
+    network = _network_for_weights(stem, card, tensors)
+    network.load_state_dict(tensors)
     network.card = card
-    network.task = Task.from_dict(card["task"]) if "task" in card else None
+    network.task = _card_task(stem, card)
     return network.to(device).eval()
+
+
+def _network_for_weights(stem: Path, card: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> Network:
+    """The network the card's ``architecture`` describes, checked against the weights' tensors.
+
+    A card edited to name another architecture or other hyper-parameters than the weights were
+    trained with is refused, naming both files, the field and the first differing tensors.
+    """
+    card_path, weights = Path(f"{stem}.json"), stem.with_name(card["weights"]["file"])
+    config = card["architecture"]
+    disagree = (
+        f"{card_path} and {weights}: the card and the weights disagree: the card's 'architecture' field "
+        f"({_describe_architecture(config)}) "
+    )
+    fix = ("; restore the card's 'architecture' as it was saved with these weights (or save the model again "
+           "with temnn.save_model)")
+    try:
+        network = build_from_config(config, source=str(card_path))
+    except TemnnError as err:
+        raise TemnnError(f"{disagree}cannot be built ({err}){fix}") from None
+    expected = network.state_dict()
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected]
+    reshaped = [f"{k} {tuple(tensors[k].shape)} ≠ {tuple(expected[k].shape)}"
+                for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape)]
+    problems = [f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''} ({len(keys)})"
+                for what, keys in (("tensors the weights lack", missing), ("tensors the card's network lacks",
+                                   unexpected), ("tensors of another shape", reshaped)) if keys]
+    if problems:
+        raise TemnnError(f"{disagree}does not fit the weights ({'; '.join(problems)}){fix}")
+    return network
+
+
+def _describe_architecture(config: Mapping[str, Any]) -> str:
+    hyper = config.get("hyperparameters") if isinstance(config.get("hyperparameters"), Mapping) else {}
+    options = ", ".join(f"{k}={v}" for k, v in hyper.items())
+    return (f"{config.get('name')!s} with {config.get('input_channels')} → {config.get('output_channels')} "
+            f"channels{', ' + options if options else ''}")
+
+
+def _card_task(stem: Path, card: Mapping[str, Any]) -> Task | None:
+    """The card's ``task`` field as a :class:`Task`, or None when the card has none."""
+    if "task" not in card:
+        return None
+    try:
+        return Task.from_dict(card["task"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise TemnnError(
+            f"{stem}.json: the field 'task' must be {{\"label\": ..., \"channels\": ..., \"activation\": ...}} "
+            f"as save_model wrote it, got {card['task']!r} ({err})"
+        ) from None
 
 
 def resolve_stem(path: str | os.PathLike) -> Path:
@@ -142,6 +190,10 @@ def read_card(stem: str | os.PathLike) -> dict[str, Any]:
         Model stem (``STEM.json`` is read).
     """
     path = Path(f"{stem}.json")
+    if not path.exists():
+        raise TemnnError(f"{stem}: no model here (expected the card {path.name} beside its .safetensors weights, as "
+                         "save_model and temnn train write them; give a model stem, one of its files or a training "
+                         "folder)")
     card = read_json(path)
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise TemnnError(f'{path}: not a temnn model card (no "format": "{CARD_FORMAT}")')
@@ -154,6 +206,14 @@ def read_card(stem: str | os.PathLike) -> dict[str, Any]:
         )
     if "architecture" not in card or "weights" not in card:
         raise TemnnError(f"{path}: the model card lacks 'architecture' or 'weights'")
+    if not isinstance(card["architecture"], Mapping):
+        raise TemnnError(f"{path}: the field 'architecture' must be an object (name, input_channels, "
+                         f"output_channels, hyperparameters), got {card['architecture']!r}")
+    weights = card["weights"]
+    if not (isinstance(weights, Mapping) and isinstance(weights.get("file"), str)
+            and isinstance(weights.get("sha256"), str) and weights["file"] and "/" not in weights["file"]):
+        raise TemnnError(f'{path}: the field \'weights\' must be {{"file": "NAME.safetensors", "sha256": "..."}} '
+                         f"naming a file beside the card, got {weights!r}")
     return card
 
 
@@ -318,7 +378,10 @@ def _read_safetensors(stem: Path, card: Mapping[str, Any]) -> dict[str, torch.Te
             f"{weights}: the weights do not match the card {stem}.json (SHA-256 differs): the save was "
             "interrupted or the files were mixed up; use another checkpoint or save again"
         )
-    return safetensors.torch.load_file(str(weights))
+    try:
+        return safetensors.torch.load_file(str(weights))
+    except Exception as err:  # safetensors raises its own SafetensorError (not a subclass of OSError)
+        raise TemnnError(f"{weights}: not a readable safetensors file ({one_line(err)}); save the model again") from None
 
 
 def _sha256(path: Path) -> str:

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from ..data.standardise import local_standardise, standardisation_sigma
+from ..analysis._arrays import real_finite
+from ..analysis.tiling import check_channels
 from ..errors import TemnnError
 from .blocks import Network
 from .tasks import Task
@@ -57,10 +59,19 @@ def predict(
     normalizedistance = normalizedistance or card.get("normalizedistance")
     if task is None or normalizedistance is None:
         raise TemnnError("predict needs a model loaded with temnn.load_model (or give task= and normalizedistance=)")
-    batch = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images, dtype=torch.float32)
+    if torch.is_tensor(images):  # checked where it lies (a GPU tensor stays there)
+        if images.is_complex() or not bool(torch.isfinite(images).all()):
+            raise TemnnError("images: hold complex, NaN or infinite values; give finite real image intensities")
+        batch = images.to(torch.float32)
+    else:
+        batch = torch.as_tensor(real_finite(images, name="images"), dtype=torch.float32)
+    if batch.ndim not in (3, 4) or 0 in batch.shape:
+        raise TemnnError(f"images: expected one focal series (C, H, W) or a batch (B, C, H, W) of image intensities, "
+                         f"got an array of shape {tuple(batch.shape)}")
     single = batch.ndim == 3
     if single:
         batch = batch[None]
+    check_channels(model, int(batch.shape[1]), source="images")
     sigmas = torch.as_tensor(standardisation_sigma(normalizedistance, _samplings(sampling, len(batch))))
     device = next(model.parameters()).device
     was_training = model.training

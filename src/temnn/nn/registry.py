@@ -48,14 +48,32 @@ def build_model(arch: str, in_channels: int, out_channels: int, **hyperparameter
         raise TemnnError(f"{arch}: unknown or misplaced option ({err}); see `temnn train --help`") from None
 
 
-def build_from_config(config: Mapping[str, Any]) -> Network:
-    """Rebuild a network from :attr:`Network.config` (as stored in a model card)."""
-    try:
-        return build_model(
-            config["name"], config["input_channels"], config["output_channels"], **config["hyperparameters"]
-        )
-    except KeyError as err:
-        raise TemnnError(f"model card: 'architecture' lacks the field {err}") from None
+def build_from_config(config: Mapping[str, Any], *, source: str = "model card") -> Network:
+    """Rebuild a network from :attr:`Network.config` (as stored in a model card).
+
+    Parameters
+    ----------
+    config
+        ``{"name", "input_channels", "output_channels", "hyperparameters"}``.
+    source
+        Where ``config`` came from (the card's file name), for error messages.
+    """
+    for field in ("name", "input_channels", "output_channels", "hyperparameters"):
+        if field not in config:
+            raise TemnnError(f"{source}: 'architecture' lacks the field '{field}'")
+    if config["name"] not in ARCHITECTURES:
+        raise TemnnError(f"{source}: 'architecture.name' must be one of {', '.join(ARCHITECTURES)}, "
+                         f"got {config['name']!r}")
+    for field in ("input_channels", "output_channels"):
+        value = config[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TemnnError(f"{source}: 'architecture.{field}' must be a positive integer, got {value!r}")
+    if not isinstance(config["hyperparameters"], Mapping):
+        raise TemnnError(f"{source}: 'architecture.hyperparameters' must be an object of options, "
+                         f"got {config['hyperparameters']!r}")
+    return build_model(
+        config["name"], config["input_channels"], config["output_channels"], **config["hyperparameters"]
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

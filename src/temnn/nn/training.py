@@ -38,6 +38,7 @@ from tqdm import tqdm
 from ..data.augment import Augmentation
 from ..data.loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
 from ..data.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
+from .._io import output_folder
 from ..parameters import Parameters
 from ..errors import TemnnError
 from .checkpoints import (
@@ -278,8 +279,9 @@ def train(
     list of dict
         The history, one row per epoch.
     """
+    out = output_folder(out, what="OUT", create=False)
     with _Processes(options.device) as procs:
-        return _Run(train_path, validation_path, Path(out), options, procs).run()
+        return _Run(train_path, validation_path, out, options, procs).run()
 
 
 class _Processes:

@@ -402,4 +402,5 @@ def _orthogonal_extent(atoms: Atoms) -> tuple[float, float]:
 
 
 def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and value > 0
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and bool(np.isfinite(value)) and value > 0)
