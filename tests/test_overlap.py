@@ -118,7 +118,8 @@ def sets(tmp_path_factory) -> dict[str, Path]:
     folders = {"A": [], "B": [], "C": ["--seed", "1"], "D": ["--seed", "2"]}
     for name, seed in folders.items():
         assert main(["structures", *MOS2[:1], str(root / name), "2", *MOS2[1:], *seed]) == 0
-        assert main(["images", str(root / name), str(params), "--no-progress", *(["--test"] if name != "A" else [])]) == 0
+        kind = [] if name == "A" else ["--test"]
+        assert main(["images", str(root / name), str(params), "--no-progress", *kind]) == 0
     assert main(["images", str(root / "A"), str(params), "--test", "--name", "test-p", "--no-progress"]) == 0
     return {"root": root, "params": params, **{name: root / name for name in folders}}
 
@@ -159,7 +160,8 @@ def test_the_card_records_the_samples_of_both_sets(sets, model):
 
 def test_evaluate_refuses_training_and_validation_samples_unless_allowed(sets, model, capsys):
     out = sets["root"] / "evaluation"
-    for test, role in ((sets["B"], "training"), (sets["A"] / "images" / "test-p", "training"), (sets["C"], "validation")):
+    cases = ((sets["B"], "training"), (sets["A"] / "images" / "test-p", "training"), (sets["C"], "validation"))
+    for test, role in cases:
         assert main(["evaluate", str(model), str(test), "--out", str(out), "--quiet"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("temnn evaluate: error: the test set") and err.count("\n") == 1, err
