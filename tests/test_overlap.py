@@ -104,8 +104,8 @@ def test_checks_name_the_sets_and_the_count(tmp_path):
     assert [(s.role, s.count) for s in report.shared] == [("training", 2), ("validation", 2)]
     assert report.to_dict()["shared_samples"] == 4 and len(report.lines()) == 2
     with pytest.warns(OverlapWarning, match="L: the model card records no training or validation samples"):
-        report = check_test_set([("L", {"training": {"epoch": 3}}), ("plain", None)], b)
-    assert report.unchecked == ["L"] and not report.shared
+        report = check_test_set([("L", {"training": {"epoch": 3}}), ("plain", None), ("K", {"training": "x"})], b)
+    assert report.unchecked == ["L", "K"] and not report.shared
 
 
 # ------------------------------------------------------------------------ the commands

@@ -290,10 +290,11 @@ def check_test_set(models: Sequence[tuple[str, Mapping[str, Any] | None]], test:
     for name, card in models:
         if card is None:
             continue
-        sets = (card.get("training") or {}).get("sets")
+        training = card.get("training")
+        sets = training.get("sets") if isinstance(training, Mapping) else None
         if not isinstance(sets, Mapping) or not all(role in sets for role in _ROLES):
             report.unchecked.append(name)
-            warnings.warn(f"{name}: {_UNCHECKED}", OverlapWarning, stacklevel=2)
+            warnings.warn(f"{name}: {_UNCHECKED}", OverlapWarning, stacklevel=3)
             continue
         for role in _ROLES:
             seen = SampleSet.from_dict(sets[role], f"{name}.json: training.sets.{role}")
