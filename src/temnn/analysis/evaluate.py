@@ -13,12 +13,13 @@ of perfect images (F1 = 1).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from ..data.provenance import OverlapReport
 from ..errors import TemnnError
 from .simulated import META_COLUMNS, TASK_METRIC, PreparedModel, SimulatedData, infer_series, prepare_models
 
@@ -48,6 +49,9 @@ class EvaluationResult:
         or ``rmse`` (Exitwave).
     models : list of PreparedModel
         The model(s) evaluated, loaded and checked (to predict single images again).
+    overlap : OverlapReport
+        Test samples that a model trained or validated on (evaluated with
+        ``allow_overlap=True``), and models whose card cannot tell.
     """
 
     rows: list[dict[str, Any]]
@@ -56,6 +60,7 @@ class EvaluationResult:
     label: str
     metric: str
     models: list[PreparedModel]
+    overlap: OverlapReport = field(default_factory=OverlapReport)
 
     @property
     def higher_is_better(self) -> bool:
@@ -91,14 +96,14 @@ class EvaluationResult:
         return out / "metrics.csv", out / "summary.csv"
 
     def table(self) -> str:
-        """The summary as aligned text (one line per score)."""
+        """The summary as aligned text (one line per score), after a warning line per overlap with training data."""
         header = ("metric",) + SUMMARY_STATISTICS
         lines = [[str(row["metric"])] + [_format(row[k]) for k in SUMMARY_STATISTICS] for row in self.summary]
         widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
         def align(line: list[str]) -> str:
             return "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
 
-        return "\n".join(align(line) for line in [list(header)] + lines)
+        return "\n".join(self.overlap.lines() + [align(line) for line in [list(header)] + lines])
 
     def plot_histogram(self, columns: Sequence[str] | None = None, *,
                        path: str | os.PathLike | None = None) -> tuple[Any, Any]:
@@ -153,8 +158,12 @@ class EvaluationResult:
 
 def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, threshold: float = 0.5,
              batch_size: int = 8, device: Any = "cpu", min_distance: float | None = None,
-             progress: bool = False) -> EvaluationResult:
+             progress: bool = False, allow_overlap: bool = False) -> EvaluationResult:
     """Score a model on every image of a simulated image set.
+
+    The test set must be unseen: a set that shares samples (structures, see
+    :mod:`temnn.data.provenance`) with a model's training or validation set, as recorded in its
+    card, is refused unless ``allow_overlap``.
 
     Parameters
     ----------
@@ -176,6 +185,9 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
         ``spotsize / sampling``.
     progress : bool
         Show a progress bar.
+    allow_overlap : bool
+        Evaluate a test set that shares samples with a model's training or validation set
+        anyway; :attr:`EvaluationResult.overlap` and the summary table then say how many.
 
     Returns
     -------
@@ -186,12 +198,20 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     ------
     TemnnError
         An empty image set, a model that does not fit it (label type, focal-series length,
-        label channels) or a bad option.
+        label channels), a test set sharing samples with a model's training or validation
+        set (without ``allow_overlap``) or a bad option.
+
+    Warns
+    -----
+    OverlapWarning
+        A model card that records no training or validation samples (saved by an older
+        temnn): overlap cannot be checked.
     """
     from tqdm import tqdm
 
     from ..data.images import list_images
     from ..data.loader import find_image_set
+    from ..data.provenance import check_test_set, sample_set
     from ..parameters import Parameters
 
     if not (isinstance(batch_size, int) and batch_size >= 1):
@@ -206,6 +226,8 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     if not images:
         raise TemnnError(f"{folder}: the image set is empty (no NNNNN_EE.npz files); run 'temnn images' to make it")
     models = prepare_models(model, parameters, device=device, source=f"the image set {folder}")
+    overlap = check_test_set([(m.name, getattr(m.network, "card", None)) for m in models],
+                             sample_set(folder, {i for i, _ in images}), allow_overlap=allow_overlap)
     rows = []
     with tqdm(total=len(images), desc=f"evaluate {folder.name}", unit="image", disable=not progress) as bar:
         for start in range(0, len(images), batch_size):
@@ -223,7 +245,8 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
                 data.disagreement = None if disagreement is None else disagreement[k]
                 rows.append(data.metrics_row(radius=radius, threshold=threshold, min_distance=min_distance))
             bar.update(len(batch))
-    return EvaluationResult(rows, summarise(rows), folder, parameters.label, TASK_METRIC[parameters.label], models)
+    return EvaluationResult(rows, summarise(rows), folder, parameters.label, TASK_METRIC[parameters.label], models,
+                            overlap)
 
 
 def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,13 +11,17 @@ Writes into ``--out`` (default ``./evaluation``), every file atomically:
 - ``examples.png``: the best, median and worst image with label and prediction;
 - ``argand_median.png`` (Exitwave): Argand plots of the median image's predicted and true wave;
 - ``disagreement_median.png`` (``--ensemble``): the mean prediction and the models' disagreement;
-- ``evaluation.json``: model(s), image set and options.
+- ``evaluation.json``: model(s), image set, options and ``overlap``: test samples that a model
+  trained or validated on (only with ``--allow-overlap``; without it such a test set is refused)
+  and models whose card cannot tell.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(Disk, Gaussian: columns matched within --radius pixels), predicted vs true area (Mask), RMSE of "
             "the real and imaginary part (Exitwave). Writes metrics.csv (per image, with dose in e⁻/Å² and "
             "defocus in Å), summary.csv (mean, median, 10th/90th percentile, fraction of perfect images), "
-            "histograms, the best/median/worst example and, for exit waves, an Argand plot."
+            "histograms, the best/median/worst example and, for exit waves, an Argand plot. A test set that "
+            "shares structures with the model's training or validation set (as its card records) is refused "
+            "unless --allow-overlap is given."
         ),
     )
     p.add_argument("model", metavar="MODEL", help="model stem, .json/.safetensors file or training folder")
@@ -53,18 +59,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", nargs="+", metavar="MODEL", default=(),
                    help="further models: score the mean prediction of all and plot where they disagree "
                    "(give this option after MODEL and DATA)")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="evaluate even if DATA shares structures with a model's training or validation set; the "
+                   "printed table and evaluation.json then say how many")
     p.add_argument("--quiet", action="store_true", help="no progress bar or printed table")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..data.provenance import OverlapWarning
     from ..nn.training import resolve_device
 
-    result = evaluate_to_folder([args.model, *args.ensemble], args.data, args.out, radius=args.radius,
-                                threshold=args.threshold, batch_size=args.batch_size,
-                                device=resolve_device(args.device), min_distance=args.min_distance,
-                                progress=not args.quiet)
-    if not args.quiet:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OverlapWarning)  # printed below as one line each, without a source line
+        result = evaluate_to_folder([args.model, *args.ensemble], args.data, args.out, radius=args.radius,
+                                    threshold=args.threshold, batch_size=args.batch_size,
+                                    device=resolve_device(args.device), min_distance=args.min_distance,
+                                    progress=not args.quiet, allow_overlap=args.allow_overlap)
+    if args.quiet:  # otherwise the printed table begins with these lines
+        for line in result.overlap.lines():
+            print(f"temnn evaluate: {line}", file=sys.stderr)
+    else:
         print(f"{len(result.rows)} images of {result.folder} ({result.label}); results in {args.out}")
         print(result.table())
     return 0
@@ -72,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str | os.PathLike, *,
                        radius: float = 10.0, threshold: float = 0.5, batch_size: int = 8, device: Any = "cpu",
-                       min_distance: float | None = None, progress: bool = True) -> Any:
+                       min_distance: float | None = None, progress: bool = True, allow_overlap: bool = False) -> Any:
     """Evaluate a model (or ensemble) on an image set and write tables and figures (the ``temnn evaluate`` command).
 
     Parameters
@@ -83,8 +98,10 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         The image set.
     out : str or os.PathLike
         Output folder.
-    radius, threshold, batch_size, device, min_distance, progress
-        As for :func:`temnn.analysis.evaluate.evaluate` ([pixels], [0-1], images, device, [pixels]).
+    radius, threshold, batch_size, device, min_distance, progress, allow_overlap
+        As for :func:`temnn.analysis.evaluate.evaluate` ([pixels], [0-1], images, device, [pixels]);
+        a test set sharing samples with a model's training or validation set is refused unless
+        ``allow_overlap``, and ``evaluation.json`` then records the overlap.
 
     Returns
     -------
@@ -94,12 +111,13 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     import matplotlib.pyplot as plt
 
     from .._io import output_folder, write_json
+    from ..data.provenance import OverlapWarning
     from .evaluate import evaluate
     from .simulated import SimulatedData
 
     out = output_folder(out, what="--out", create=False)
     result = evaluate(list(models), data, radius=radius, threshold=threshold, batch_size=batch_size, device=device,
-                      min_distance=min_distance, progress=progress)
+                      min_distance=min_distance, progress=progress, allow_overlap=allow_overlap)
     result.write(out)
     histograms = [[result.metric]] + ([["pixel_f1"]] if result.metric == "atomic_f1" else [])
     for columns in histograms:
@@ -109,7 +127,9 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     examples = {}
     for name, row in result.examples().items():
         example = SimulatedData(result.image_path(row))
-        example.infer(result.models, batch_size=batch_size, threshold=threshold)
+        with warnings.catch_warnings():  # the overlap of the whole set was checked and reported above
+            warnings.simplefilter("ignore", OverlapWarning)
+            example.infer(result.models, batch_size=batch_size, threshold=threshold, allow_overlap=True)
         examples[name] = (example, row)
     _plot_examples(examples, result.metric, out / "examples.png", threshold=threshold, min_distance=min_distance)
     median = examples["median"][0]
@@ -128,6 +148,7 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         "radius_px": radius,
         "min_distance_px": min_distance,
         "threshold": threshold,
+        "overlap": result.overlap.to_dict(),
         "examples": {name: {"index": row["index"], "epoch": row["epoch"], result.metric: row[result.metric]}
                      for name, (_, row) in examples.items()},
     })

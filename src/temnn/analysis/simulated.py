@@ -39,6 +39,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from ..data.provenance import OverlapReport
 from ..errors import TemnnError
 from ..parameters import Parameters
 from .metrics import AtomicScores, Score, WaveRMSE, atomic_scores, exit_wave_rmse, pixel_scores
@@ -247,6 +248,9 @@ class SimulatedData:
         (K, nx, ny) probabilities or exit wave, after :meth:`infer`.
     disagreement : numpy.ndarray or None
         Disagreement of an ensemble given to :meth:`infer` (see :func:`infer_series`).
+    overlap : temnn.data.provenance.OverlapReport or None
+        After :meth:`infer`: whether a model trained or validated on this image's sample
+        (only with ``allow_overlap``) or cannot tell (a card without training sets).
 
     Examples
     --------
@@ -305,6 +309,7 @@ class SimulatedData:
         self.standardised: np.ndarray | None = None
         self.prediction: np.ndarray | None = None
         self.disagreement: np.ndarray | None = None
+        self.overlap: OverlapReport | None = None
         return self
 
     @property
@@ -372,11 +377,14 @@ class SimulatedData:
     cp_local_standardise = local_standardise
     """Thesis name of :meth:`local_standardise` (table A.1)."""
 
-    def infer(self, model: Any, *, device: Any = "cpu", batch_size: int = 8, threshold: float = 0.5) -> np.ndarray:
+    def infer(self, model: Any, *, device: Any = "cpu", batch_size: int = 8, threshold: float = 0.5,
+              allow_overlap: bool = False) -> np.ndarray:
         """Apply a trained network (or the mean of an ensemble) to the image.
 
         The image is standardised as in training and the network's output activation is
-        applied (softmax/sigmoid probabilities, or the linear exit wave).
+        applied (softmax/sigmoid probabilities, or the linear exit wave). An image whose
+        sample (structure) a model trained or validated on, as its card records, is refused
+        unless ``allow_overlap`` (see :mod:`temnn.data.provenance`).
 
         Parameters
         ----------
@@ -390,14 +398,32 @@ class SimulatedData:
             Series per forward pass.
         threshold : float
             Probability of the object class for ensemble votes of a single sigmoid channel [0-1].
+        allow_overlap : bool
+            Predict even if a model trained or validated on this sample; :attr:`overlap` says so.
 
         Returns
         -------
         numpy.ndarray
             float32 (K, nx, ny) prediction, also kept as :attr:`prediction` (and an ensemble's
             :attr:`disagreement`).
+
+        Raises
+        ------
+        TemnnError
+            A model that does not fit the image set, or that trained or validated on this
+            sample (without ``allow_overlap``).
+
+        Warns
+        -----
+        OverlapWarning
+            A model card that records no training or validation samples (older temnn).
         """
+        from ..data.provenance import check_test_set, sample_set
+
         models = prepare_models(model, self.parameters, device=device, source=str(self.path))
+        if self.index is not None:
+            self.overlap = check_test_set([(m.name, getattr(m.network, "card", None)) for m in models],
+                                          sample_set(self.path.parent, [self.index]), allow_overlap=allow_overlap)
         prediction, disagreement = infer_series(models, self.image[None], self.sampling, batch_size=batch_size,
                                                 threshold=threshold)
         self.prediction = prediction[0]

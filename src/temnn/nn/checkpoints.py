@@ -2,7 +2,9 @@
 
 A *model* is two files with a common stem: ``STEM.safetensors`` (the weights) and
 ``STEM.json`` (the card: architecture and hyper-parameters, task, channels, the parameters
-file of the training set, training history, temnn version, card format). The card records
+file of the training set, training history, the samples of the training and validation sets
+as :class:`temnn.data.provenance.SampleSet` records under ``training.sets``, temnn version,
+card format). The card records
 the SHA-256 of the weights, so a weights file that does not belong to its card (an
 interrupted save) is refused. Loading rebuilds the architecture by name from the card, so
 it never executes code from a file.

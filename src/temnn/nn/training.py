@@ -39,6 +39,7 @@ from ..data.augment import Augmentation
 from ..data.loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
 from ..data.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
 from .._io import output_folder
+from ..data.provenance import check_validation_set, sample_set
 from ..parameters import Parameters
 from ..errors import TemnnError
 from .checkpoints import (
@@ -278,6 +279,13 @@ def train(
     -------
     list of dict
         The history, one row per epoch.
+
+    Raises
+    ------
+    TemnnError
+        Among others, a validation set that shares samples (structures) with the training
+        set (:func:`temnn.data.provenance.check_validation_set`), before anything is written.
+        The model card records both sets' samples under ``training.sets``.
     """
     out = output_folder(out, what="OUT", create=False)
     with _Processes(options.device) as procs:
@@ -348,6 +356,11 @@ class _Run:
             )
         self.val_set = ImageSet(validation_path)
         check_compatible(self.train_set, self.val_set)
+        self.sample_sets = {
+            "train": sample_set(self.train_set.folder, self.train_set.samples),
+            "validation": sample_set(self.val_set.folder, self.val_set.samples),
+        }
+        check_validation_set(self.sample_sets["train"], self.sample_sets["validation"])
         self.parameters = self.train_set.parameters
         self.task = task_for(self.parameters)
         self.amp_dtype, scaled = _amp_dtype(options.amp, procs.device)
@@ -418,6 +431,7 @@ class _Run:
                 "epoch": epoch,
                 "train_set": str(self.train_set.folder),
                 "validation_set": str(self.val_set.folder),
+                "sets": {role: samples.to_dict() for role, samples in self.sample_sets.items()},
                 "image_epochs": self.train_set.image_epochs,
                 "on_the_fly": isinstance(self.train_set, OnTheFlySet),
                 "options": self.options.to_dict(),
