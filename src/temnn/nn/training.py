@@ -337,6 +337,8 @@ class _Run:
             raise TemnnError(f"EPOCHS must be a positive number of training epochs, got {options.epochs}")
         if options.arch not in ARCHITECTURES:
             raise TemnnError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {options.arch!r}")
+        if not isinstance(options.batch_size, int) or options.batch_size < 1:
+            raise TemnnError(f"--batch-size must be a positive integer, got {options.batch_size}")
         if options.batch_size % procs.world_size:
             raise TemnnError(
                 f"--batch-size {options.batch_size} must be a multiple of the number of processes ({procs.world_size})"
@@ -360,7 +362,6 @@ class _Run:
             "train": sample_set(self.train_set.folder, self.train_set.samples),
             "validation": sample_set(self.val_set.folder, self.val_set.samples),
         }
-        check_validation_set(self.sample_sets["train"], self.sample_sets["validation"])
         self.parameters = self.train_set.parameters
         self.task = task_for(self.parameters)
         self.amp_dtype, scaled = _amp_dtype(options.amp, procs.device)
@@ -374,6 +375,8 @@ class _Run:
         if procs.device.type == "cpu" and self.network.cpu_channels_last:
             self.network.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.network, options)
+        # after the options (cheap mistakes first), before anything is written
+        check_validation_set(self.sample_sets["train"], self.sample_sets["validation"])
         self.history: list[dict[str, Any]] = []
         self.best_loss = math.inf
         self.start = 0
