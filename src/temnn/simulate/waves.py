@@ -181,12 +181,15 @@ class WaveSettings:
 
 @dataclass(frozen=True, eq=False)
 class ExitWave:
-    """A complex exit wave on a periodic grid.
+    """A complex exit wave on a periodic grid, or one per frozen-phonon configuration.
 
     Attributes
     ----------
     array : numpy.ndarray
-        complex64 (nx, ny); ``array[ix, iy]`` is the wave at ``(ix·sx, iy·sy)`` [Å].
+        complex64 (nx, ny), or (K, nx, ny) for the waves of K frozen-phonon
+        configurations of one structure; ``array[..., ix, iy]`` is the wave at
+        ``(ix·sx, iy·sy)`` [Å]. Images average the *intensities* of the K waves
+        (:func:`temnn.simulate.images.form_images`).
     sampling : tuple of float
         ``(sx, sy)`` [Å/pixel].
     energy : float
@@ -197,10 +200,39 @@ class ExitWave:
     sampling: tuple[float, float]
     energy: float
 
+    def __post_init__(self) -> None:
+        if np.ndim(self.array) not in (2, 3):
+            raise TemnnError(
+                f"exit wave: expected a complex (nx, ny) array or (K, nx, ny) for K frozen-phonon "
+                f"configurations, got shape {np.shape(self.array)}"
+            )
+
     @property
     def gpts(self) -> tuple[int, int]:
         """Grid size ``(nx, ny)`` [pixels]."""
-        return (int(self.array.shape[0]), int(self.array.shape[1]))
+        return (int(self.array.shape[-2]), int(self.array.shape[-1]))
+
+    @property
+    def configurations(self) -> int:
+        """Number of frozen-phonon configurations K (1 for a plain (nx, ny) wave)."""
+        return 1 if self.array.ndim == 2 else int(self.array.shape[0])
+
+    def coherent(self) -> ExitWave:
+        """The mean of the configurations' waves (the wave itself when there is one).
+
+        The coherent part of the exit wave: what interferes with the incident beam.
+        Its intensity lacks the thermal diffuse scattering, so images are never formed
+        from it; it is the Exitwave label of a frozen-phonon sample.
+
+        Returns
+        -------
+        ExitWave
+            complex64 (nx, ny), same sampling and energy.
+        """
+        if self.array.ndim == 2:
+            return self
+        mean = self.array.astype(np.complex128).mean(axis=0).astype(np.complex64)
+        return ExitWave(array=mean, sampling=self.sampling, energy=self.energy)
 
     @property
     def extent(self) -> tuple[float, float]:
@@ -208,7 +240,7 @@ class ExitWave:
         return (self.gpts[0] * self.sampling[0], self.gpts[1] * self.sampling[1])
 
     def to_abtem(self) -> abtem.Waves:
-        """The wave as an :class:`abtem.Waves` (same array, sampling and energy)."""
+        """The wave as an :class:`abtem.Waves` (same array, sampling and energy; K configurations as an ensemble axis)."""
         import abtem
 
         return abtem.Waves(self.array, energy=self.energy, sampling=self.sampling)

@@ -114,7 +114,7 @@ def _add_wave_options(parser: argparse.ArgumentParser, *, energy: float) -> None
     group.add_argument("--slice-thickness", type=float, default=0.2, metavar="Å", help="multislice slice thickness [Å] (default 0.2)")
     group.add_argument("--projection", choices=("infinite", "finite"), default="infinite", help="abTEM potential projection (default infinite: fast)")
     group.add_argument("--debye-waller", type=float, default=None, metavar="Å²", help="mean-square displacement <u²> per direction [Å²] smearing the potential (e.g. 0.0030 for MoS2 at 300 K)")
-    group.add_argument("--frozen-phonons", type=int, default=0, metavar="N", help="average N frozen-phonon configurations per exit wave, displacing atoms by --amplitudes")
+    group.add_argument("--frozen-phonons", type=int, default=0, metavar="N", help="store the exit waves of N frozen-phonon configurations per sample (atoms displaced by --amplitudes); images average their intensities")
     group.add_argument("--amplitudes", type=Path, default=None, metavar="FILE", help="vibrational amplitudes per element and coordination [Å] (JSON from temnn.structures.vibrations.VibrationalAmplitudes.save)")
     group.add_argument("--amplitude-scale", type=float, default=1.0, metavar="F", help="factor on every vibrational amplitude (default 1)")
     group.add_argument("--store-object-wave", action="store_true", help="also store the exit wave of the flake/particle without its support")
