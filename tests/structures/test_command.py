@@ -83,3 +83,19 @@ def test_frozen_phonons_from_amplitudes_file(tmp_path):
 def test_frozen_phonons_needs_amplitudes(tmp_path, capsys):
     assert main(["structures", "mos2", str(tmp_path / "o"), "1", "--frozen-phonons", "3", "--quiet"]) == 2
     assert "--amplitudes FILE" in capsys.readouterr().err
+
+
+def test_slice_tolerance_chooses_and_records_the_slice_thickness(tmp_path, capsys):
+    # Any difference passes a tolerance of 10: the thickest candidate (2 Å) is chosen from the first
+    # system, used for every wave and recorded with the evidence in the manifest.
+    out = tmp_path / "o"
+    assert main(["structures", "mos2", str(out), "1", "--cell", "12", "--slice-tolerance", "10",
+                 "--sampling", "0.2"]) == 0
+    assert "slice thickness 2 Å" in capsys.readouterr().out
+    manifest = Dataset(out).manifest()
+    assert manifest["wave_settings"]["slice_thickness"] == 2.0
+    accuracy = manifest["wave_accuracy"]
+    assert accuracy["slice_thickness"] == 2.0 and accuracy["reference_slice_thickness"] == 0.2
+    assert accuracy["calibration_sample"] == 0 and accuracy["max_abs_difference"][0][0] == 2.0
+    assert main(["structures", "mos2", str(tmp_path / "b"), "1", "--slice-band", "2", *TINY]) == 2
+    assert "--slice-band needs --slice-tolerance" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 Layout (DESIGN.md, "Contracts between stages"); ``NNNNN`` is the sample index,
 zero-padded to five digits::
 
-    DATA/manifest.json          generator + arguments, seed, wave settings,
+    DATA/manifest.json          generator + arguments, seed, wave settings (and how
+                                the slice thickness was chosen, when it was),
                                 package versions, sample count
     DATA/structures/NNNNN.traj  ASE atoms (positions in Å, cell, numbers)
     DATA/sites/NNNNN.npz        sites (N, 2) [Å], classes (N,) int64,
@@ -302,6 +303,7 @@ def generate_dataset(
     wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None,
     overwrite: bool = False,
     generator: Mapping[str, Any] | None = None,
+    wave_accuracy: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> Dataset:
     """Build samples ``start … start+n-1``, their exit waves and sites into ``out``.
@@ -344,6 +346,9 @@ def generate_dataset(
     generator : mapping, optional
         ``{"name": ..., "arguments": {...}}`` recorded in the manifest; derived from
         ``make_sample`` when None (a partial's function name and keywords).
+    wave_accuracy : mapping, optional
+        How ``wave_settings`` were chosen, recorded in the manifest as ``wave_accuracy``
+        (e.g. :meth:`temnn.simulate.waves.SliceConvergence.to_dict`).
     progress : bool
         Show a progress bar with rate and remaining time.
 
@@ -366,6 +371,8 @@ def generate_dataset(
         "wave_function": None if wave_function is None else repr(wave_function),
         "versions": _versions(),
     }
+    if wave_accuracy is not None:
+        manifest["wave_accuracy"] = _json_ready(dict(wave_accuracy))
     _check_manifest(dataset, manifest, overwrite)
     write_json(dataset.manifest_path, {**manifest, "count": len(dataset)})
 
