@@ -196,13 +196,12 @@ def detect(
 
     s = per_image(sampling, "sampling").reshape(batch, *extra)
     out = images
-    signal = images  # the expected image: what the scintillator transfers without its floor
     if dose is not None:
         dose_t = per_image(dose, "dose")
         if torch.any(dose_t == 0):
             raise TemnnError(f"detect(): 'dose' must be > 0 e⁻/Å² (use None for noise-free images), got {dose!r}")
         electrons = (dose_t.reshape(batch, *extra) * s**2).to(images.dtype)
-        signal = torch.clamp(out, min=0) * electrons
+        signal = torch.clamp(out, min=0) * electrons  # expected counts: transferred without the floor
         out = torch.poisson(signal, generator=generator)
     if mtf is not None:
         c0, c3, floor = per_image(mtf, "mtf").to(images.dtype).reshape(batch, 3, *extra).unbind(1)
