@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data.provenance import OverlapReport
 from ..errors import TemnnError
+from .metrics import ATOMIC_F1_RADIUS
 from .simulated import META_COLUMNS, TASK_METRIC, PreparedModel, SimulatedData, infer_series, prepare_models
 
 __all__ = ["EvaluationResult", "evaluate", "summarise", "SUMMARY_STATISTICS"]
@@ -156,7 +157,7 @@ class EvaluationResult:
         return np.asarray([row[column] for row in self.rows if row.get(column) is not None], dtype=np.float64)
 
 
-def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, threshold: float = 0.5,
+def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5,
              batch_size: int = 8, device: Any = "cpu", min_distance: float | None = None,
              progress: bool = False, allow_overlap: bool = False) -> EvaluationResult:
     """Score a model on every image of a simulated image set.
@@ -173,7 +174,8 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     image_set : str or os.PathLike
         ``DATA/images/NAME``, or a dataset folder ``DATA`` holding exactly one image set.
     radius : float
-        Atomic F1 matching radius [pixels] (10 px = 1 Å at 0.1 Å/pixel, publication III).
+        Atomic F1 matching radius [Å] (publication III: 1 Å), converted to pixels with
+        each image's own sampling.
     threshold : float
         Probability above which a pixel or a column peak counts as predicted [0-1].
     batch_size : int
@@ -219,7 +221,7 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     if not 0.0 < threshold < 1.0:
         raise TemnnError(f"--threshold must be a probability between 0 and 1, got {threshold!r}")
     if not (np.isfinite(radius) and radius > 0):
-        raise TemnnError(f"--radius must be a positive distance in pixels, got {radius!r}")
+        raise TemnnError(f"--radius must be a positive distance in Å (e.g. 1.0), got {radius!r}")
     folder = find_image_set(image_set)
     parameters = Parameters.load(folder / "parameters.json")
     images = list_images(folder)

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Apply MODEL to every image of the simulated image set DATA and compare with the labels: pixel "
             "F1-Score per class and overall (Mask, Disk, Gaussian), atomic F1-Score with precision and recall "
-            "(Disk, Gaussian: columns matched within --radius pixels), predicted vs true area (Mask), RMSE of "
+            "(Disk, Gaussian: columns matched within --radius Å), predicted vs true area (Mask), RMSE of "
             "the real and imaginary part (Exitwave). Writes metrics.csv (per image, with dose in e⁻/Å² and "
             "defocus in Å), summary.csv (mean, median, 10th/90th percentile, fraction of perfect images), "
             "histograms, the best/median/worst example and, for exit waves, an Argand plot. A test set that "
@@ -47,8 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="model stem, .json/.safetensors file or training folder")
     p.add_argument("data", metavar="DATA", help="image set DATA/images/NAME (or DATA holding one set)")
     p.add_argument("--out", default="evaluation", help="output folder (default ./evaluation)")
-    p.add_argument("--radius", type=float, default=10.0, metavar="PX",
-                   help="atomic F1: largest distance of a true positive in pixels (default 10 = 1 Å at 0.1 Å/pixel)")
+    p.add_argument("--radius", type=float, default=1.0, metavar="Å",
+                   help="atomic F1: largest distance of a true positive in Å, converted to pixels with each "
+                   "image's sampling (default 1 Å, publication III)")
     p.add_argument("--min-distance", type=float, metavar="PX",
                    help="atomic F1: smallest distance between two columns in pixels (default: the disc diameter "
                    "spotsize / sampling)")
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str | os.PathLike, *,
-                       radius: float = 10.0, threshold: float = 0.5, batch_size: int = 8, device: Any = "cpu",
+                       radius: float = 1.0, threshold: float = 0.5, batch_size: int = 8, device: Any = "cpu",
                        min_distance: float | None = None, progress: bool = True, allow_overlap: bool = False) -> Any:
     """Evaluate a model (or ensemble) on an image set and write tables and figures (the ``temnn evaluate`` command).
 
@@ -99,7 +100,7 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     out : str or os.PathLike
         Output folder.
     radius, threshold, batch_size, device, min_distance, progress, allow_overlap
-        As for :func:`temnn.analysis.evaluate.evaluate` ([pixels], [0-1], images, device, [pixels]);
+        As for :func:`temnn.analysis.evaluate.evaluate` ([Å], [0-1], images, device, [pixels]);
         a test set sharing samples with a model's training or validation set is refused unless
         ``allow_overlap``, and ``evaluation.json`` then records the overlap.
 
@@ -145,7 +146,7 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         "label": result.label,
         "images": len(result.rows),
         "metric": result.metric,
-        "radius_px": radius,
+        "radius_angstrom": radius,
         "min_distance_px": min_distance,
         "threshold": threshold,
         "overlap": result.overlap.to_dict(),

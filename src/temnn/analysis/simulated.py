@@ -9,7 +9,7 @@ label:
 - segmentation (Mask, Disk, Gaussian): the pixel F1-Score per class and over all classes
   (thesis eqs. 3.5-3.7), and for Disk/Gaussian labels the atomic F1-Score (publication III):
   columns found in the prediction matched one-to-one with the columns of the label within a
-  radius (10 pixels, i.e. 1 Å at 0.1 Å/pixel);
+  radius in Å (default 1 Å), converted to pixels with the image's own sampling;
 - regression (Exitwave): the RMSE of the real part, the imaginary part and the complex wave
   (publication I), and Argand plots of the predicted and the true wave.
 
@@ -42,7 +42,7 @@ import numpy as np
 from ..data.provenance import OverlapReport
 from ..errors import TemnnError
 from ..parameters import Parameters
-from .metrics import AtomicScores, Score, WaveRMSE, atomic_scores, exit_wave_rmse, pixel_scores
+from .metrics import ATOMIC_F1_RADIUS, AtomicScores, Score, WaveRMSE, atomic_scores, exit_wave_rmse, pixel_scores
 
 __all__ = [
     "SimulatedData",
@@ -256,7 +256,7 @@ class SimulatedData:
     --------
     >>> data = SimulatedData("test/images/disk/00000_00.npz")                  # doctest: +SKIP
     >>> data.infer("model/best")                                               # doctest: +SKIP
-    >>> data.f1_score().f1, data.atomic_f1(radius=10).overall.f1               # doctest: +SKIP
+    >>> data.f1_score().f1, data.atomic_f1(radius=1.0).overall.f1               # doctest: +SKIP
     (0.93, 1.0)
     >>> data.plot(path="example.png")                                          # doctest: +SKIP
     """
@@ -456,7 +456,7 @@ class SimulatedData:
     get_f1_score = f1_score
     """Thesis name of :meth:`f1_score` (listing 3.9)."""
 
-    def atomic_f1(self, radius: float = 10.0, *, threshold: float = 0.5,
+    def atomic_f1(self, radius: float = ATOMIC_F1_RADIUS, *, threshold: float = 0.5,
                   min_distance: float | None = None) -> AtomicScores:
         """Atomic F1-Score of a Disk or Gaussian prediction (publication III, section 2).
 
@@ -467,7 +467,8 @@ class SimulatedData:
         Parameters
         ----------
         radius : float
-            Largest distance of a true positive [pixels]; 10 px is 1 Å at 0.1 Å/pixel.
+            Largest distance of a true positive [Å] (publication III: 1 Å); it is
+            ``radius / sampling`` pixels of this image.
         threshold : float
             Smallest column probability of a predicted peak [0-1].
         min_distance : float, optional
@@ -490,7 +491,7 @@ class SimulatedData:
         background = -1 if self.has_background else None
         found = find_peaks(self.prediction, min_distance=distance, threshold=threshold, background=background)
         true = find_peaks(self.label, min_distance=distance, threshold=0.5, background=background)
-        return atomic_scores(found, true, radius=radius)
+        return atomic_scores(found, true, radius=radius, sampling=self.sampling)
 
     def rmse(self) -> WaveRMSE:
         """Root-mean-square error of a predicted exit wave (publication I, fig. 4).
@@ -522,14 +523,14 @@ class SimulatedData:
         return (float(np.count_nonzero(self.prediction[0] >= threshold)) * pixel_area,
                 float(np.count_nonzero(self.label[0] > 0.5)) * pixel_area)
 
-    def metrics_row(self, *, radius: float = 10.0, threshold: float = 0.5,
+    def metrics_row(self, *, radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5,
                     min_distance: float | None = None) -> dict[str, Any]:
         """The image's row of an evaluation table: what it is, and every score of its label type.
 
         Parameters
         ----------
         radius : float
-            Atomic F1 matching radius [pixels].
+            Atomic F1 matching radius [Å].
         threshold : float
             Probability threshold of pixels and columns [0-1].
         min_distance : float, optional

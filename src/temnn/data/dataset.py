@@ -3,16 +3,21 @@
 Layout (DESIGN.md, "Contracts between stages"); ``NNNNN`` is the sample index,
 zero-padded to five digits::
 
-    DATA/manifest.json          generator + arguments, seed, wave settings,
+    DATA/manifest.json          generator + arguments, seed, wave settings (and how
+                                the slice thickness was chosen, when it was),
                                 package versions, sample count
     DATA/structures/NNNNN.traj  ASE atoms (positions in Å, cell, numbers)
     DATA/sites/NNNNN.npz        sites (N, 2) [Å], classes (N,) int64,
                                 class_names (K,) str, mask_classes (M,) int64
-    DATA/waves/NNNNN.npz        wave complex64 (nx, ny), sampling (2,) float64 [Å],
-                                energy () float64 [eV], optionally wave_object
+    DATA/waves/NNNNN.npz        wave complex64 (nx, ny), or (K, nx, ny) for K
+                                frozen-phonon configurations; sampling (2,)
+                                float64 [Å], energy () float64 [eV],
+                                optionally wave_object (same shape)
 
-Waves follow abTEM's axis order: ``wave[ix, iy]`` is the exit wave at
-``(ix·sx, iy·sy)`` [Å] in the cell's frame, ``sampling = (sx, sy)``.
+Waves follow abTEM's axis order: ``wave[..., ix, iy]`` is the exit wave at
+``(ix·sx, iy·sy)`` [Å] in the cell's frame, ``sampling = (sx, sy)``. A sample
+made with frozen phonons stores one wave per configuration; images average
+their intensities, and its Exitwave label is their mean (the coherent wave).
 ``wave_object`` is the exit wave of the object without its support
 (:attr:`temnn.structures.sample.Sample.object_atoms`) on the same grid; for a
 sample without support it equals ``wave``.
@@ -159,8 +164,8 @@ def save_wave(path: str | os.PathLike, wave: ExitWave, *, wave_object: ExitWave 
     path : str or os.PathLike
         Destination ``.npz`` file.
     wave : ExitWave
-        The exit wave; stored as ``wave`` complex64 (nx, ny), ``sampling`` (sx, sy)
-        [Å] and ``energy`` [eV].
+        The exit wave; stored as ``wave`` complex64 (nx, ny) or (K, nx, ny) for K
+        frozen-phonon configurations, ``sampling`` (sx, sy) [Å] and ``energy`` [eV].
     wave_object : ExitWave, optional
         Exit wave of the object without support, on the same grid.
     """
@@ -189,8 +194,8 @@ def load_wave(path: str | os.PathLike, *, object_only: bool = False) -> ExitWave
     Returns
     -------
     ExitWave
-        ``array[ix, iy]`` at ``(ix·sx, iy·sy)`` [Å], ``sampling`` (sx, sy) [Å/pixel],
-        ``energy`` [eV].
+        ``array[..., ix, iy]`` at ``(ix·sx, iy·sy)`` [Å], (nx, ny) or (K, nx, ny) for K
+        frozen-phonon configurations; ``sampling`` (sx, sy) [Å/pixel], ``energy`` [eV].
     """
     path = _existing(path)
     key = "wave_object" if object_only else "wave"
@@ -298,6 +303,7 @@ def generate_dataset(
     wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None,
     overwrite: bool = False,
     generator: Mapping[str, Any] | None = None,
+    wave_accuracy: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> Dataset:
     """Build samples ``start … start+n-1``, their exit waves and sites into ``out``.
@@ -340,6 +346,9 @@ def generate_dataset(
     generator : mapping, optional
         ``{"name": ..., "arguments": {...}}`` recorded in the manifest; derived from
         ``make_sample`` when None (a partial's function name and keywords).
+    wave_accuracy : mapping, optional
+        How ``wave_settings`` were chosen, recorded in the manifest as ``wave_accuracy``
+        (e.g. :meth:`temnn.simulate.waves.SliceConvergence.to_dict`).
     progress : bool
         Show a progress bar with rate and remaining time.
 
@@ -362,6 +371,8 @@ def generate_dataset(
         "wave_function": None if wave_function is None else repr(wave_function),
         "versions": _versions(),
     }
+    if wave_accuracy is not None:
+        manifest["wave_accuracy"] = _json_ready(dict(wave_accuracy))
     _check_manifest(dataset, manifest, overwrite)
     write_json(dataset.manifest_path, {**manifest, "count": len(dataset)})
 

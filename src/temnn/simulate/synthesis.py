@@ -125,7 +125,10 @@ def label_inputs(dataset: Dataset, index: int, parameters: Parameters, wave: Exi
     -------
     dict
         ``wave`` and ``wave_sampling`` [Å/pixel] for an Exitwave label; ``sites`` [Å],
-        ``classes`` (and ``mask_classes`` for a Mask) otherwise.
+        ``classes`` (and ``mask_classes`` for a Mask) otherwise. The Exitwave label of a
+        frozen-phonon sample (K configurations) is the mean of its K waves
+        (:meth:`~temnn.simulate.waves.ExitWave.coherent`): the coherent wave, the one
+        quantity of an incoherent ensemble that a single complex wave can stand for.
 
     Raises
     ------
@@ -135,6 +138,7 @@ def label_inputs(dataset: Dataset, index: int, parameters: Parameters, wave: Exi
     """
     if parameters.label == "Exitwave":
         label_wave = dataset.load_wave(index, object_only=True) if parameters.exitwave_without_support else wave
+        label_wave = label_wave.coherent()
         return {"wave": label_wave.array, "wave_sampling": label_wave.sampling}
     sites, classes, class_names = dataset.load_sites(index)
     check_label_classes(parameters, class_names, source=str(dataset.sites_path(index)))
@@ -159,8 +163,9 @@ def synthesise(
 
     Parameters
     ----------
-    waves : sequence of complex (Nx, Ny) tensors or arrays, length B
-        Exit waves, vacuum amplitude 1; grids may differ between samples.
+    waves : sequence of complex (Nx, Ny) or (K, Nx, Ny) tensors or arrays, length B
+        Exit waves, vacuum amplitude 1, or the K waves of a sample's frozen-phonon
+        configurations (their intensities are averaged); grids may differ between samples.
     wave_sampling : sequence of (float, float), length B
         Sampling (sx, sy) of each wave [Å/pixel].
     draws : sequence of ImageDraw, length B
