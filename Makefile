@@ -5,7 +5,7 @@ TORCH_PIN ?= torch==2.13.0
 # (Debian: xvfb and the Qt/OpenGL libraries listed in .ci/run); without one they skip.
 XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a")
 
-.PHONY: install install-dev demo test bench
+.PHONY: install install-dev demo test bench docs
 
 install:
 	$(PYTHON) -m pip install -q $(TORCH_PIN)
@@ -27,3 +27,9 @@ bench: install-dev
 	$(PYTHON) benchmarks/train.py
 	$(PYTHON) benchmarks/predict.py
 	$(PYTHON) benchmarks/track.py
+
+# The documentation site (docs/_build/html): warnings are errors, the notebooks are executed.
+docs:
+	$(PYTHON) -m pip install -q $(TORCH_PIN)
+	$(PYTHON) -m pip install -q -e ".[docs]"
+	OMP_NUM_THREADS=1 $(PYTHON) -m sphinx -W --keep-going -b html docs docs/_build/html
