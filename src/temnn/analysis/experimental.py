@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..errors import TemnnError
+from ..models import warn_beam_energy
 from .io import read_microscope_file
 from .tiling import check_channels, infer_image
 
@@ -193,7 +194,8 @@ class ExperimentalData:
         """Apply a trained model to the selected frame, tile by tile (see :func:`~temnn.analysis.tiling.infer_image`).
 
         The frame is resampled to the model's training sampling when it lies outside the
-        range in the model card (a warning says so), standardised as in training, run
+        range in the model card (a warning says so; another warns when the file's beam
+        energy differs from a named model's), standardised as in training, run
         through the network in overlapping tiles and the prediction brought back to the
         frame's pixel grid.
 
@@ -219,6 +221,7 @@ class ExperimentalData:
             float32 (K, nx, ny) prediction, also kept as :attr:`prediction`.
         """
         series = self._series(self.frame_index, model, focal_series)
+        warn_beam_energy(model, self.beam_energy, source=str(self.path))
         self.prediction = infer_image(model, series, sampling=self.sampling, tile=tile, overlap=overlap,
                                       batch_size=batch_size, device=device, source=str(self.path))
         return self.prediction
@@ -244,6 +247,7 @@ class ExperimentalData:
         """
         step = int(getattr(model, "in_channels", 1)) if focal_series else 1
         check_channels(model, step, source=str(self.path))  # now, not at the first frame
+        warn_beam_energy(model, self.beam_energy, source=str(self.path))
         indices = range(0, len(self) - step + 1, step) if frames is None else [int(i) for i in frames]
 
         def stream() -> Iterator[tuple[int, np.ndarray]]:
