@@ -118,6 +118,7 @@ def test_points_of_a_disk_probability_layer(make_napari_viewer, run_widget):
     assert list(points.features["class"].iloc[order]) == [k for _, _, k in expected]
     assert list(points.features["class_name"].iloc[order]) == [["1Mo", "2S", "1S"][k] for _, _, k in expected]
     np.testing.assert_allclose(points.face_color[order], class_colours([k for _, _, k in expected]), atol=1e-3)
+    np.testing.assert_allclose(points.size, 5.0)  # [data pixels] discs as wide as min distance (5 px)
     # the legend: one entry per class found, its colour that of its points, and the number of columns
     entries = legend_entries(points.features["class"], ["1Mo", "2S", "1S", "background"])
     assert [(name, count) for name, _, count in entries] == [("1Mo", 2), ("2S", 1), ("1S", 1)]

@@ -12,7 +12,7 @@ from qtpy.QtCore import Qt
 from ..errors import TemnnError
 from ._apply_model import channels_background, load_model_file
 from ._base import WorkerWidget, show_warning
-from ._layers import LayerFrames, angstrom_to_nm, derived_layer_kwargs
+from ._layers import LayerFrames, derived_layer_kwargs
 from ._workers import Step, find_atoms, plan_prediction
 
 __all__ = ["FindAtomsWidget", "class_colours", "legend_entries"]
@@ -119,7 +119,8 @@ class FindAtomsWidget(WorkerWidget):
             features={"class": cls, "class_name": class_names,
                       "probability": np.concatenate(values) if values else np.zeros(0)},
             face_color=class_colours(cls) if len(cls) else "white", border_width=0,
-            size=angstrom_to_nm(max(self.min_distance.value, sampling * 4)),  # a disc as wide as the spacing
+            # a disc as wide as the column spacing; napari sizes points in data units (pixels here)
+            size=max(self.min_distance.value / sampling, 4.0),
             metadata={"temnn": {"sampling_angstrom": sampling, "class_names": names}}))
         self.legend.value = " ".join(
             f'<span style="color:{colour}">&#9679;</span>&nbsp;{name}&nbsp;({count})&nbsp;'
