@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "load_sites": "temnn.data.dataset",
     "run_samples": "temnn.data.runner",
     "OnTheFlySet": "temnn.data.onthefly",
+    "list_models": "temnn.models",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "temnn.analysis.noise_command",
     "temnn.analysis.reconstruct_command",
     "temnn.analysis.evaluate_command",
+    "temnn.models",
 )
 
 

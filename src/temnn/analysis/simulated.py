@@ -668,7 +668,7 @@ class SimulatedData:
                     threshold: float = 0.1) -> tuple[Any, list[Any]]:
         """Argand plots of the predicted and the true exit wave side by side (publication I, fig. 5).
 
-        The points are ψ at the local maxima of |ψ − 1| (:func:`~temnn.analysis.argand.argand_points`),
+        The points are ψ at the local maxima of ``|ψ − 1|`` (:func:`~temnn.analysis.argand.argand_points`),
         coloured by the class of the nearest stored site when the dataset has sites.
 
         Parameters
@@ -678,7 +678,7 @@ class SimulatedData:
         min_distance : float, optional
             Smallest distance between two columns [pixels]; default 1 Å.
         threshold : float
-            Smallest peak as a fraction of the largest |ψ − 1| [0-1].
+            Smallest peak as a fraction of the largest ``|ψ − 1|`` [0-1].
 
         Returns
         -------

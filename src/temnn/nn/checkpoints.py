@@ -98,8 +98,8 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     Parameters
     ----------
     path : str or os.PathLike
-        A model stem or one of its two files, or a training output folder (loads its
-        ``best`` model, else ``model``).
+        A model stem or one of its two files, a training output folder (loads its
+        ``best`` model, else ``model``), or the name of a named model (``temnn models``).
     device : str or torch.device
         Where to put the weights.
 
@@ -171,8 +171,13 @@ def _card_task(stem: Path, card: Mapping[str, Any]) -> Task | None:
 
 
 def resolve_stem(path: str | os.PathLike) -> Path:
-    """The model stem that ``path`` names (see :func:`load_model`)."""
+    """The model stem that ``path`` names (see :func:`load_model`); a bare name that is no file or
+    folder names a model of ``temnn models``."""
     path = Path(path)
+    if not path.exists() and not path.with_name(path.name + ".json").exists() and str(path) == path.name:
+        from ..models import find_model
+
+        return find_model(path.name)  # a bare name that is no file: a named model (``temnn models``)
     if path.is_dir():
         for name in ("best", "model"):
             if (path / f"{name}.json").is_file():

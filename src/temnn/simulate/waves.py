@@ -92,7 +92,7 @@ class WaveSettings:
     merge_empty_slices : bool
         Merge runs of slices without atom centres into one slice (infinite projection
         only). Exact up to abTEM's antialias aperture taper, which abTEM applies once
-        per slice: merging applies it fewer times (max |Δψ| ≈ 5e-3 at the band limit
+        per slice: merging applies it fewer times (max ``|Δψ|`` ≈ 5e-3 at the band limit
         for a MoS₂ flake; with a hard aperture the waves agree to float32 precision).
     debye_waller : float, optional
         Mean-square displacement ⟨u²⟩ along each direction [Å²] (publication I eq. 1;
