@@ -115,12 +115,14 @@ def bench_images(device: torch.device, smoke: bool, repeats: int) -> dict:
     ] * batch
     geometries = [choose_geometry((gpts, gpts), wave_sampling, image_sampling, (size, size))] * batch
     generator = torch.Generator(device=device).manual_seed(0)
-    seconds = best_time(lambda: form_images(waves, wave_sampling, micro, geometries, generator=generator), device, repeats)
+    synthesis = lambda: form_images(waves, wave_sampling, micro, geometries, generator=generator)  # noqa: E731
+    seconds = best_time(synthesis, device, repeats)
     return {"wave_gpts": gpts, "image_size": size, "batch": batch, "series_per_s": batch / seconds}
 
 
 def _amp(device: torch.device, enabled: bool) -> torch.autocast:
-    return torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16, enabled=enabled)
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
 def bench_training(device: torch.device, smoke: bool, repeats: int) -> list[dict]:

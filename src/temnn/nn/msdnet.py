@@ -209,7 +209,11 @@ class _PushPlan:
             start += len(layers) * width
         # Pushes of source s (-1: the input; j: layer j's maps): (group, first row) per dilation.
         self.pushes = {
-            s: [(g, next(r for r, j in enumerate(layers) if j > s)) for g, layers in enumerate(self.layers_of) if layers[-1] > s]
+            s: [
+                (g, next(r for r, j in enumerate(layers) if j > s))
+                for g, layers in enumerate(self.layers_of)
+                if layers[-1] > s
+            ]
             for s in range(-1, len(dilations))
         }
 
@@ -341,7 +345,8 @@ class _MixedScaleDense(torch.autograd.Function):
             # PReLU backward (same convention as torch: slope gradient where z <= 0).
             grad_z = torch.where(positive, go, go * slope.to(accumulate).view(1, -1, 1, 1))
             grad_pre[:, plan.channels(j)] = grad_z
-            grads[3 * j + 2] = torch.where(positive, 0.0, go * z).sum(dim=(0, 2, 3)).reshape(slope.shape).to(slope.dtype)
+            grad_slope = torch.where(positive, 0.0, go * z).sum(dim=(0, 2, 3))
+            grads[3 * j + 2] = grad_slope.reshape(slope.shape).to(slope.dtype)
             grads[3 * j + 1] = grad_z.sum(dim=(0, 2, 3)).to(bias.dtype)
             if j == 0 and not ctx.needs_input_grad[0]:
                 continue
@@ -360,7 +365,8 @@ class _MixedScaleDense(torch.autograd.Function):
             c = plan.in_channels + layers[-1] * width
             extra = (-rows % d, -cols % d)  # zeros so that the sides divide by d
             padded = F.pad(F.pad(features[:, :c], (pad,) * 4, mode="reflect"), (0, extra[1], 0, extra[0]))
-            grad_out = F.pad(grad_pre[:, plan.offset[g] : plan.offset[g] + len(layers) * width].to(dtype), (0, extra[1], 0, extra[0]))
+            grad_out = grad_pre[:, plan.offset[g] : plan.offset[g] + len(layers) * width].to(dtype)
+            grad_out = F.pad(grad_out, (0, extra[1], 0, extra[0]))
             _, grad_weight, _ = torch.ops.aten.convolution_backward(
                 _phases(grad_out, d),
                 _phases(padded, d),
