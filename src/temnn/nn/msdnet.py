@@ -291,6 +291,23 @@ def _forward_features(
     return features, pre if keep_preactivation else None
 
 
+def _fold_reflection(grad_padded: torch.Tensor, pad: int) -> torch.Tensor:
+    """Gradient of ``F.pad(x, (pad,) * 4, mode="reflect")`` with respect to ``x``.
+
+    Same result as ``aten.reflection_pad2d_backward``, as a few sliced additions, which run
+    several times faster on the CPU.
+    """
+    if pad == 0:
+        return grad_padded
+    cols = grad_padded[..., pad:-pad].clone()
+    cols[..., 1 : pad + 1] += grad_padded[..., :pad].flip(-1)
+    cols[..., -pad - 1 : -1] += grad_padded[..., -pad:].flip(-1)
+    rows = cols[..., pad:-pad, :].clone()
+    rows[..., 1 : pad + 1, :] += cols[..., :pad, :].flip(-2)
+    rows[..., -pad - 1 : -1, :] += cols[..., -pad:, :].flip(-2)
+    return rows
+
+
 def _phases(x: torch.Tensor, dilation: int) -> torch.Tensor:
     """Split ``(B, C, S, S')`` (sides divisible by ``dilation``) into its ``dilation²`` sub-lattices.
 
@@ -358,7 +375,7 @@ class _MixedScaleDense(torch.autograd.Function):
                 weight.to(dtype).transpose(0, 1).flip(-1, -2),
                 dilation=dilations[j],
             )
-            grad[:, :c] += torch.ops.aten.reflection_pad2d_backward(grad_padded, features[:, :c], [pad] * 4)
+            grad[:, :c] += _fold_reflection(grad_padded, pad)
         rows, cols = features.shape[-2:]
         for g, layers in enumerate(plan.layers_of):
             d, pad = plan.groups[g], plan.pad(g)
