@@ -1,0 +1,105 @@
+"""Turn a finished ``temnn demo`` run into a named model shipped in ``src/temnn/models``.
+
+The demo trains a model, keeps the epoch its validation set chose (``model/best.*``) and
+evaluates it on a test set that neither training nor validation saw. This script copies that
+model as ``NAME.safetensors`` + ``NAME.json`` and adds the card's ``model_info`` block (what
+the model is for and its measured test quality, read from ``evaluation/summary.csv``), so that
+``temnn models`` lists it and ``temnn predict NAME`` / ``temnn.load_model("NAME")`` find it.
+
+Usage::
+
+    temnn demo --task disk --out runs/disk
+    python scripts/ship_model.py runs/disk mos2-focal3-columns --material MoS2 \\
+        --description "3-image focal series at 50 keV -> columns 1Mo / 2S / 1S"
+
+Only the standard library is used, so the script works whatever temnn's internals are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+MODELS = Path(__file__).resolve().parents[1] / "src" / "temnn" / "models"
+
+
+def _summary(demo: Path, metric: str) -> dict[str, float]:
+    with open(demo / "evaluation" / "summary.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["metric"] == metric:
+                return {k: float(v) for k, v in row.items() if k != "metric" and v not in ("", None)}
+    raise SystemExit(f"{demo}/evaluation/summary.csv has no row for {metric!r}")
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    shutil.copyfile(source, tmp_path)
+    os.chmod(tmp_path, 0o644)
+    os.replace(tmp_path, target)
+
+
+def _relative(card: dict, demo: Path) -> None:
+    """Replace the demo folder's absolute path in the card by ``temnn-demo`` (its default name)."""
+    text = json.dumps(card)
+    card.clear()
+    card.update(json.loads(text.replace(str(demo.resolve()), "temnn-demo")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("demo", type=Path, help="output folder of a finished `temnn demo` run")
+    parser.add_argument("name", help="model name (file stem in src/temnn/models)")
+    parser.add_argument("--material", required=True, help='what it was trained on, e.g. "MoS2"')
+    parser.add_argument("--description", required=True, help="one line on its use")
+    parser.add_argument("--conditions", default="", help="how the training/test conditions differ from the paper's")
+    args = parser.parse_args()
+
+    demo = args.demo
+    card = json.loads((demo / "model" / "best.json").read_text())
+    manifest = json.loads((demo / "train" / "manifest.json").read_text())
+    report = json.loads((demo / "evaluation" / "evaluation.json").read_text())
+    metric = report["metric"]
+    summary = _summary(demo, metric)
+    test_manifest = json.loads((demo / "test" / "manifest.json").read_text())
+    quality = {
+        "metric": metric,
+        "median": round(summary["median"], 4),
+        "p10": round(summary["p10"], 4),
+        "test_set": f"{int(summary['images'])} unseen {args.material} samples (seed {test_manifest['seed']}), "
+                    f"`temnn demo --task {demo.name}` conditions",
+    }
+    if summary.get("perfect_fraction") is not None and metric != "rmse":
+        quality["perfect_fraction"] = round(summary["perfect_fraction"], 3)
+    card["model_info"] = {
+        "material": args.material,
+        "beam_energy": float(manifest["wave_settings"]["energy"]),
+        "description": args.description,
+        "quality": quality,
+        "recipe": "temnn demo (16-filter U-net, CPU); not the papers' recipes",
+        "conditions": args.conditions,
+    }
+    _relative(card, demo)
+    weights = demo / "model" / "best.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if card["weights"]["sha256"] != digest:
+        raise SystemExit(f"{weights}: does not match its card's SHA-256")
+    card["weights"]["file"] = f"{args.name}.safetensors"
+
+    MODELS.mkdir(exist_ok=True)
+    _atomic_copy(weights, MODELS / f"{args.name}.safetensors")
+    with tempfile.NamedTemporaryFile("w", dir=MODELS, prefix=f".{args.name}.", delete=False) as tmp:
+        json.dump(card, tmp, indent=1, ensure_ascii=False)
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, MODELS / f"{args.name}.json")
+    print(f"{MODELS / args.name}.{{json,safetensors}}: {metric} median {quality['median']}")
+
+
+if __name__ == "__main__":
+    main()
