@@ -55,7 +55,7 @@ class FourierWidget(WorkerWidget):
         self.finish_layout()
         self.figure, self.canvas = figure_canvas(self, height=3.6)
         self.spectra: np.ndarray | None = None
-        """log10 power spectra of the last run, (frame, qy, qx), zero frequency at index size // 2 (NaN: no particle)."""
+        """log10 power spectra of the last run, (frame, qy, qx), zero frequency at size // 2 (NaN: no particle)."""
         self.dq = 0.0
         """One spectrum pixel of the last run [1/Å]."""
         self.info: dict[str, Any] = {}
@@ -137,7 +137,8 @@ class FourierWidget(WorkerWidget):
             self.info = {"track_id": track_id, "sampling_angstrom": sampling, "crop_pixels": size,
                          "sigma_pixels": self.sigma.value, "quantity": "log10 power spectrum"}
             self._plot()
-            self.status.value = f"id {track_id}: {len(log_power)} spectra of {size}×{size} px, {self.dq:.4g} 1/Å per px"
+            self.status.value = (f"id {track_id}: {len(log_power)} spectra of {size}×{size} px, "
+                                 f"{self.dq:.4g} 1/Å per px")
 
         self.start(power_spectra(images, labels, track_id, sigma=self.sigma.value, size=self.size.value or None),
                    on_step=keep, on_done=show)
