@@ -102,7 +102,8 @@ def two_disc_sequence():
 @pytest.fixture
 def mixed_units():
     """Requested by a test whose own layers mix units on purpose (an uncalibrated layer beside a
-    calibrated one, as a user may open), so :func:`no_inconsistent_units` lets it pass."""
+    calibrated one, as a user may open), so :func:`no_inconsistent_units` lets it pass; never by
+    a test of what a widget adds."""
     return True
 
 

@@ -125,18 +125,18 @@ def main(out: Path) -> None:
     tracked = viewer.layers[f"{truth.name} tracked"]
     save(viewer, out / "napari_track.png")
 
-    # FFT along time axis of the particle, beside the images (grid view)
+    # FFT along time axis of the particle: its spectrum (1/Å) in the widget's plot, the particle outlined
     fourier = dock(viewer, FourierWidget(viewer), "FFT along time axis")
     fourier.image.value, fourier.tracked.value = images, tracked
     fourier.track_id.value = int(np.bincount(np.asarray(tracked.data).ravel())[1:].argmax() + 1)
     fourier.run_button.native.click()
     wait(fourier)
     for layer in viewer.layers:
-        layer.visible = layer.name in (images.name, f"{images.name} FFT id {fourier.track_id.value}")
-    viewer.canvas.grid.enabled = True
+        layer.visible = layer.name in (images.name, tracked.name)
+    tracked.contour = 2
     viewer.reset_view()
     save(viewer, out / "napari_fft.png")
-    viewer.canvas.grid.enabled = False
+    tracked.contour = 0
 
     # ROI properties: table, area against time, CSV export
     roi = dock(viewer, RoiPropertiesWidget(viewer), "ROI properties")

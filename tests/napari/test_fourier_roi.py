@@ -33,10 +33,9 @@ def tracked_layers(viewer, stack, centres):
             viewer.add_labels(labels, name="tracked", **calibration))
 
 
-def test_fft_layer_has_one_spectrum_per_frame_with_the_lattice_peak(make_napari_viewer, run_widget,
-                                                                    two_disc_sequence, mixed_units):
-    # mixed_units: a spectrum in 1/Å beside images in nm cannot share one napari coordinate system, so
-    # napari still warns "Inconsistent units" when the FFT layer is added (known, left for a spectrum viewer)
+def test_fft_plot_shows_one_spectrum_per_frame_with_the_lattice_peak(make_napari_viewer, run_widget,
+                                                                     two_disc_sequence):
+    # no mixed_units: the spectra (1/Å) are drawn in the widget, the viewer keeps only layers in nm
     viewer = make_napari_viewer()
     stack, centres = two_disc_sequence(frames=4)
     images, labels = tracked_layers(viewer, stack, centres)
@@ -46,20 +45,34 @@ def test_fft_layer_has_one_spectrum_per_frame_with_the_lattice_peak(make_napari_
     assert widget.track_id.value == 2  # the id follows the labels layer's selected label
     labels.selected_label = 1
     run_widget(widget)
-    fft = viewer.layers["images FFT id 1"]
-    frames, n, m = fft.data.shape
+    assert [layer.name for layer in viewer.layers] == ["images", "tracked"]
+    frames, n, m = widget.spectra.shape
     assert frames == 4 and n == m and n >= 2 * 17  # twice the particle (17 px) plus the apodisation margin
     dq = 1.0 / (n * SAMPLING)  # one spectrum pixel [1/Å]
-    np.testing.assert_allclose(fft.scale, (1, dq, dq))
-    np.testing.assert_allclose(fft.translate[-2:], (-(n // 2) * dq,) * 2)
-    assert [str(u) for u in fft.units[-2:]] == ["1 / angstrom"] * 2
+    assert widget.dq == pytest.approx(dq) and widget.info["track_id"] == 1
     for t in range(frames):
-        spectrum = fft.data[t].copy()
+        spectrum = widget.spectra[t].copy()
         spectrum[n // 2 - 2:n // 2 + 3, n // 2 - 2:n // 2 + 3] = -np.inf  # leave out zero frequency
         row, col = np.unravel_index(np.argmax(spectrum), spectrum.shape)
         # the lattice runs along x: its peak lies on the qx axis at q = 1/period
         assert row == n // 2
         assert abs(abs(col - n // 2) * dq - 1.0 / PERIOD) <= dq
+
+    # the plot shows the viewer's frame, its axes in 1/Å with pixel centres at (j - n // 2) dq
+    ax = widget.figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("qx [1/Å]", "qy [1/Å]")
+    (shown,) = ax.images
+    shown_frame = viewer.dims.current_step[0]
+    assert widget.frame == shown_frame
+    np.testing.assert_array_equal(shown.get_array().filled(np.nan), widget.spectra[shown_frame])
+    left, right, bottom, top = shown.get_extent()
+    np.testing.assert_allclose((left, right), ((-(n // 2) - 0.5) * dq, (n - n // 2 - 0.5) * dq))
+    assert (bottom, top) == (right, left)  # qy grows downwards, as y in the viewer
+    other = 0 if shown_frame else 2
+    viewer.dims.set_current_step(0, other)
+    assert widget.frame == other and ax not in widget.figure.axes
+    np.testing.assert_array_equal(widget.figure.axes[0].images[0].get_array().filled(np.nan), widget.spectra[other])
+    assert widget.figure.axes[0].get_title() == f"id 1, frame {other}"
 
 
 def test_fft_of_an_empty_labels_layer_or_a_missing_id_says_what_to_do(make_napari_viewer, run_widget, notifications,

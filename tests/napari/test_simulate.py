@@ -93,3 +93,28 @@ def test_tiny_run_trains_a_model_that_apply_model_picks_up(make_napari_viewer, q
     assert (model.in_channels, model.out_channels, model.task.label) == (1, 4, "Disk")
     assert str(apply.model_path.value) == f"{widget.model}.json"
     assert len(list((tmp_path / "mos2-train" / "waves").glob("*.npz"))) == 2
+
+
+def test_fields_scroll_in_a_dock_that_fits_a_1080_px_screen(make_napari_viewer, qtbot):
+    from qtpy.QtCore import QPoint
+
+    viewer = make_napari_viewer(show=True)
+    widget = SimulateTrainWidget(viewer)
+    dock = viewer.window.add_dock_widget(widget, name="Simulate and train", area="right")
+    viewer.window.resize(1400, 900)
+    scroll = widget.inputs.root_native_widget
+    assert widget.inputs.native.minimumSizeHint().height() > 1080  # every field at once: taller than the screen
+    assert dock.minimumSizeHint().height() < 800
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().maximum() > 0)
+    qtbot.wait(100)  # the layout settles
+    viewport = scroll.viewport()
+    parts = [part for field in widget.form.fields.values() for part in field]
+    for item in [w for w in widget.inputs if w is not widget.form] + parts:
+        scroll.ensureWidgetVisible(item.native, 0, 0)  # as the keyboard focus would (a spin box: its cursor)
+        top = item.native.mapTo(viewport, QPoint(0, 0)).y()
+        assert top < viewport.height() and top + item.native.height() > 0, (item, top, viewport.height())
+        assert item.native.isVisible() and not item.native.visibleRegion().isEmpty()
+    # the buttons, the progress bar and the learning curve stay in view below the scrolling fields
+    for native in (widget.run_button.native, widget.cancel_button.native, widget.progress.native, widget.canvas):
+        top = native.mapTo(dock, QPoint(0, 0)).y()
+        assert native.isVisible() and 0 <= top and top + native.height() <= dock.height()

@@ -164,7 +164,7 @@ class ParametersForm(Container):
     def __init__(self, parameters: Parameters) -> None:
         defaults = {f.name: f.default for f in dataclasses.fields(Parameters) if f.name != "source"}
         self.fields = {name: FieldWidget(name, default) for name, default in defaults.items()}
-        super().__init__(widgets=list(self.fields.values()), labels=True, scrollable=True)
+        super().__init__(widgets=list(self.fields.values()), labels=True)
         self.set(parameters)
 
     def set(self, parameters: Parameters) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from magicgui.widgets import ComboBox, FileEdit, FloatSpinBox, LineEdit, PushButton, SpinBox
+from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, LineEdit, PushButton, SpinBox
 
 from ..errors import TemnnError
 from ..parameters import Parameters
@@ -15,6 +15,8 @@ from ._form import ParametersForm
 from ._workers import GENERATORS, Step, TrainingRun, default_parameters, simulate_and_train
 
 __all__ = ["SimulateTrainWidget", "ParametersForm"]
+
+_FIELDS_MIN_HEIGHT = 240  # [px]: the scrolling fields never shrink below this
 
 
 class SimulateTrainWidget(WorkerWidget):
@@ -25,7 +27,8 @@ class SimulateTrainWidget(WorkerWidget):
     load one, and run: structures and
     exit waves (abTEM multislice), images and labels, then training, one epoch at a time
     with the learning curve drawn live. Every stage resumes when run again with the same
-    settings. The best model is then picked up by "Apply model".
+    settings. The best model is then picked up by "Apply model". The fields scroll; the
+    buttons, the progress bar and the learning curve stay in view below them.
     """
 
     title = "Simulate and train"
@@ -36,7 +39,6 @@ class SimulateTrainWidget(WorkerWidget):
                                   tooltip="mos2: MoS2 flakes (50 keV, Disk labels); particle: Au on CeO2 (300 keV, "
                                           "Mask labels)")
         self.form = ParametersForm(default_parameters("mos2"))
-        self.form.min_height = self.form.max_height = 260  # [px]: the form scrolls, the buttons stay in view
         self.parameters_file = FileEdit(label="parameters file", mode="r", filter="JSON (*.json)", value="")
         self.load_button = PushButton(text="Load parameters")
         self.save_button = PushButton(text="Save parameters")
@@ -52,10 +54,16 @@ class SimulateTrainWidget(WorkerWidget):
         self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
         self.folder = FileEdit(label="work folder", mode="d", value=str(Path.home() / "temnn-gui"),
                                tooltip="data sets, images and the model go here; a re-run resumes")
-        self.extend([self.generator, self.form, self.parameters_file, self.load_button, self.save_button,
-                     self.train_samples, self.validation_samples, self.cell, self.arch, self.hyperparameters,
-                     self.epochs, self.batch_size, self.seed, self.folder])
+        self.inputs = Container(widgets=[self.generator, self.form, self.parameters_file, self.load_button,
+                                         self.save_button, self.train_samples, self.validation_samples, self.cell,
+                                         self.arch, self.hyperparameters, self.epochs, self.batch_size, self.seed,
+                                         self.folder], labels=True, scrollable=True)
         self.finish_layout()
+        # The fields (over 1,600 px tall) scroll; the buttons, progress and learning curve stay in view.
+        # magicgui nests a container by its inner widget, which would drop the scroll area: place it in Qt.
+        scroll = self.inputs.root_native_widget
+        scroll.setMinimumHeight(_FIELDS_MIN_HEIGHT)
+        self.native.layout().insertWidget(0, scroll, 1)
         self.figure, self.canvas = figure_canvas(self, height=2.4)
         self.history: list[dict[str, Any]] = []
         self.model: Path | None = None
