@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from temnn.cli import main
-from temnn.demo import demo_config
+from temnn.cli.demo import demo_config
 
 
 def test_quick_demo_runs_every_stage_and_writes_a_report(tmp_path, capsys):

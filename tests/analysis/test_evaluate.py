@@ -14,8 +14,8 @@ import torch
 
 import temnn
 from temnn import TemnnError
-from temnn.analysis import evaluate as evaluate_module
-from temnn.analysis.evaluate import EvaluationResult, evaluate, summarise
+from temnn.workflows import evaluate as evaluate_module
+from temnn.workflows.evaluate import EvaluationResult, evaluate, summarise
 from temnn.cli import main
 from temnn.nn import MSDNet, Task, save_model
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from temnn import ExperimentalData
-from temnn.analysis.tiling import infer_image
+from temnn.nn.tiling import infer_image
 from temnn.errors import TemnnError
 from temnn.nn import MSDNet
 

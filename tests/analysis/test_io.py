@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from temnn.analysis import io as temnn_io
-from temnn.analysis.io import angstrom_per_unit, read_microscope_file
+from temnn.io import microscope as temnn_io
+from temnn.io.microscope import angstrom_per_unit, read_microscope_file
 from temnn.errors import TemnnError
 
 REAL_EM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-em"

@@ -10,8 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from temnn.analysis import tiling
-from temnn.analysis.tiling import (
+from temnn.nn import tiling
+from temnn.nn.tiling import (
     blend_window,
     infer_frames,
     infer_image,

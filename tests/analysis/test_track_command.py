@@ -10,8 +10,8 @@ import pytest
 import tifffile
 from scipy import ndimage as ndi
 
-from temnn._io import read_json
-from temnn.analysis import track_command
+from temnn.io.files import read_json
+from temnn.cli import track as track_command
 from temnn.cli import main
 
 REAL_EM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-em"

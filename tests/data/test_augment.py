@@ -10,7 +10,7 @@ import torch
 
 from temnn import TemnnError
 from temnn._random import sample_rng
-from temnn.data.augment import NO_AUGMENTATION, Augmentation, AugmentationDraw, apply_geometry, apply_intensity
+from temnn.nn.augment import NO_AUGMENTATION, Augmentation, AugmentationDraw, apply_geometry, apply_intensity
 
 
 def pixel_map(image: np.ndarray) -> np.ndarray:

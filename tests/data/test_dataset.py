@@ -19,7 +19,7 @@ from ase.build import mx2
 
 from temnn import TemnnError
 from temnn._random import sample_rng
-from temnn.data.dataset import (
+from temnn.io.dataset import (
     Dataset,
     describe_generator,
     generate_dataset,

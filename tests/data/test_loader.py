@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from temnn import Parameters, TemnnError
-from temnn._io import save_npz
-from temnn.data.augment import Augmentation
-from temnn.data.loader import ImageSet, check_compatible, find_image_set, make_loader, prepare_batch, start_epoch
-from temnn.data.standardise import local_standardise
+from temnn.io.files import save_npz
+from temnn.nn.augment import Augmentation
+from temnn.nn.loader import ImageSet, check_compatible, find_image_set, make_loader, prepare_batch, start_epoch
+from temnn.nn.standardise import local_standardise
 
 
 def write_set(

@@ -10,9 +10,9 @@ import pytest
 from ase import Atoms
 
 from temnn import TemnnError
-from temnn.data import runner
-from temnn.data.dataset import generate_dataset
-from temnn.data.runner import SampleFailed, run_samples
+from temnn.workflows import runner
+from temnn.io.dataset import generate_dataset
+from temnn.workflows.runner import SampleFailed, run_samples
 from temnn.simulate.waves import WaveSettings
 from temnn.structures.sample import Sample
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from temnn import TemnnError
-from temnn.data.standardise import gaussian_blur, local_standardise, standardisation_sigma
+from temnn.nn.standardise import gaussian_blur, local_standardise, standardisation_sigma
 
 
 def reference_standardise(images: np.ndarray, sigma: float) -> np.ndarray:

@@ -36,7 +36,7 @@ def save_tiny_model(folder, *, label: str = "Mask", in_channels: int = 1, num_cl
 
 def test_probability_and_class_layers_of_a_stack(make_napari_viewer, run_widget, tmp_path):
     from temnn import load_model
-    from temnn.analysis.tiling import infer_image
+    from temnn.nn.tiling import infer_image
 
     viewer = make_napari_viewer()
     frames = np.random.default_rng(1).normal(1.0, 0.1, (2, 40, 48)).astype(np.float32)  # (frame, y, x)
@@ -122,7 +122,7 @@ def test_points_of_a_disk_probability_layer(make_napari_viewer, run_widget):
 
 def test_points_from_an_image_and_a_disk_model(make_napari_viewer, run_widget, tmp_path):
     from temnn import find_peaks, load_model
-    from temnn.analysis.tiling import infer_image
+    from temnn.nn.tiling import infer_image
 
     viewer = make_napari_viewer()
     image = np.random.default_rng(3).normal(1.0, 0.2, (36, 40)).astype(np.float32)

@@ -5,7 +5,7 @@ import pytest
 from ase.build import mx2
 
 from temnn.cli import main
-from temnn.data.dataset import Dataset
+from temnn.io.dataset import Dataset
 
 TINY = ["--sampling", "0.2", "--quiet"]
 

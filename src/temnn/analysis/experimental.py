@@ -2,7 +2,7 @@
 
 :class:`ExperimentalData` is the thesis' ``Experimental_Data`` object (section 3.4, table A.1)
 with PEP 8 names: it opens a ``.dm3/.dm4``, TIFF, Velox ``.emd``, TIA ``.emi/.ser``, ``.mrc`` or
-uncalibrated PNG file (:mod:`temnn.analysis.io`), keeps the pixel size in Å and the metadata that
+uncalibrated PNG file (:mod:`temnn.io.microscope`), keeps the pixel size in Å and the metadata that
 matters as attributes, and offers local standardisation, tiled inference with a trained model,
 cropping with a mask, apodised Fourier transforms, the dose from a vacuum window and a plot with
 a scale bar. Stacks are read frame by frame, so long sequences stream.
@@ -22,8 +22,8 @@ import numpy as np
 
 from ..errors import TemnnError
 from ._arrays import real_finite
-from .io import read_microscope_file
-from .tiling import check_channels, infer_image
+from ..io.microscope import read_microscope_file
+from ..nn.tiling import check_channels, infer_image
 
 __all__ = ["ExperimentalData", "Dose"]
 
@@ -190,14 +190,14 @@ class ExperimentalData:
         """
         import torch
 
-        from ..data.standardise import local_standardise, standardisation_sigma
+        from ..nn.standardise import local_standardise, standardisation_sigma
 
         sigma = standardisation_sigma(float(normalizedistance), self.sampling)
         return local_standardise(torch.from_numpy(self.image)[None, None], sigma)[0, 0].numpy()
 
     def infer(self, model: Any, *, tile: int = 512, overlap: int = 64, batch_size: int = 4, device: Any = None,
               focal_series: bool = False) -> np.ndarray:
-        """Apply a trained model to the selected frame, tile by tile (see :func:`~temnn.analysis.tiling.infer_image`).
+        """Apply a trained model to the selected frame, tile by tile (see :func:`~temnn.nn.tiling.infer_image`).
 
         The frame is resampled to the model's training sampling when it lies outside the
         range in the model card (a warning says so), standardised as in training, run

@@ -159,7 +159,7 @@ def plot_side_by_side(image: np.ndarray, label: np.ndarray | None = None, predic
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 150) -> None:
     """Save a figure atomically; the format follows the file suffix (.png, .pdf, .svg)."""
-    from .._io import atomic_path
+    from ..io.files import atomic_path
 
     suffix = os.path.splitext(os.fspath(path))[1]
     with atomic_path(path, suffix=suffix) as tmp:

@@ -198,7 +198,7 @@ def property_table(tracked: Iterable[np.ndarray], sampling: float, *,
         (``area_nm2``, ``com_x_nm``, ``com_y_nm``, ``equivalent_diameter_nm``, ...)
         and ``displacement_nm``, the distance its centre of mass moved since the
         particle's previous frame (NaN in its first frame). Write it with
-        :func:`temnn.analysis.tables.write_csv`.
+        :func:`temnn.io.tables.write_csv`.
     """
     sampling = positive_sampling(sampling)
     last_position: dict[int, tuple[float, float]] = {}

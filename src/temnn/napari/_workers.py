@@ -70,7 +70,7 @@ def plan_prediction(model: Any, frames: LayerFrames) -> list[int]:
         Class maps given as input, or a focal-series model on a layer with fewer than C
         frames or a number of frames that is no multiple of C.
     """
-    from ..analysis.tiling import check_channels
+    from ..nn.tiling import check_channels
 
     if frames.has_classes:
         raise TemnnError(f"layer '{frames.name}' holds class maps (a prediction); apply the model to an image layer")
@@ -88,7 +88,7 @@ def plan_prediction(model: Any, frames: LayerFrames) -> list[int]:
 
 def predict_frames(model: Any, frames: LayerFrames, starts: list[int], *, sampling: float, tile: int = 512,
                    overlap: int = 64, batch_size: int = 4) -> Generator[Step, None, None]:
-    """Apply a model to every input of a layer, tile by tile (:func:`temnn.analysis.tiling.infer_image`).
+    """Apply a model to every input of a layer, tile by tile (:func:`temnn.nn.tiling.infer_image`).
 
     Parameters
     ----------
@@ -110,7 +110,7 @@ def predict_frames(model: Any, frames: LayerFrames, starts: list[int], *, sampli
     Step
         After each input; ``value`` is ``(k, prediction)`` with the (K, nx, ny) prediction of input k.
     """
-    from ..analysis.tiling import infer_image
+    from ..nn.tiling import infer_image
 
     channels = int(getattr(model, "in_channels", 1))
     for k, start in enumerate(starts):
@@ -425,9 +425,9 @@ def simulate_and_train(run: TrainingRun) -> Generator[Step, None, Path]:
     pathlib.Path
         The trained model's stem (``MODEL/best``), ready for :func:`temnn.load_model`.
     """
-    from ..data.dataset import generate_dataset
+    from ..io.dataset import generate_dataset
     from ..nn.training import TrainingOptions, train
-    from ..simulate.command import make_images
+    from ..cli.images import make_images
     from ..simulate.waves import WaveSettings
 
     spec = _generator(run.generator)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .._io import atomic_path, one_line, read_json, write_json
+from ..io.files import atomic_path, one_line, read_json, write_json
 from ..errors import TemnnError
 from .blocks import Network
 from .registry import build_from_config, count_parameters, unwrap

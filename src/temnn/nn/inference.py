@@ -7,9 +7,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..data.standardise import local_standardise, standardisation_sigma
+from .standardise import local_standardise, standardisation_sigma
 from ..analysis._arrays import real_finite
-from ..analysis.tiling import check_channels
+from .tiling import check_channels
 from ..errors import TemnnError
 from .blocks import Network
 from .tasks import Task

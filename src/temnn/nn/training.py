@@ -2,7 +2,7 @@
 
 ``train(TRAIN, VAL, OUT, options)`` trains a network on a stored image set (or, with
 ``options.on_the_fly``, on images synthesised from a dataset folder's exit waves every epoch,
-:mod:`temnn.data.onthefly`) and writes into ``OUT``::
+:mod:`temnn.nn.onthefly`) and writes into ``OUT``::
 
     OUT/best.safetensors, best.json         the model with the lowest validation loss
     OUT/checkpoints/epoch_NNNN.*            the latest checkpoint (+ every --epochsave-th)
@@ -35,10 +35,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..data.augment import Augmentation
-from ..data.loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
-from ..data.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
-from .._io import output_folder
+from .augment import Augmentation
+from .loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
+from .onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
+from ..io.files import output_folder
 from ..parameters import Parameters
 from ..errors import TemnnError
 from .checkpoints import (

@@ -3,9 +3,9 @@
 This module is the single place where an image of the images stage is made, for both
 paths that make them:
 
-- ``temnn images`` (:mod:`temnn.simulate.command`) writes image epochs to disk, one
+- ``temnn images`` (:mod:`temnn.cli.images`) writes image epochs to disk, one
   sample at a time;
-- on-the-fly training (:mod:`temnn.data.onthefly`) draws and labels in the loader
+- on-the-fly training (:mod:`temnn.nn.onthefly`) draws and labels in the loader
   workers and forms a whole batch on the training device every epoch.
 
 Image ``(index, epoch)`` draws everything from
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .._random import sample_rng
-from ..data.dataset import Dataset, load_wave
+from ..io.dataset import Dataset, load_wave
 from ..errors import TemnnError
 from ..parameters import Parameters
 from .detector import detect

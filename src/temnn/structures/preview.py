@@ -23,11 +23,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .._io import atomic_path
+from ..io.files import atomic_path
 from .sample import Sample
 
 if TYPE_CHECKING:
-    from ..data.dataset import Dataset
+    from ..io.dataset import Dataset
 
 __all__ = ["plot_sample", "save_preview", "save_dataset_preview"]
 
@@ -122,7 +122,7 @@ def save_dataset_preview(dataset: Dataset, indices: Sequence[int], path: str | o
 
     Parameters
     ----------
-    dataset : temnn.data.dataset.Dataset
+    dataset : temnn.io.dataset.Dataset
         A data set made by ``temnn structures``.
     indices : sequence of int
         The samples to show (a few; one column each).

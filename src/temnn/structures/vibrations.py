@@ -328,14 +328,14 @@ class VibrationalAmplitudes:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the amplitudes as JSON (atomically)."""
-        from .._io import write_json
+        from ..io.files import write_json
 
         write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> VibrationalAmplitudes:
         """Read amplitudes written by :meth:`save`."""
-        from .._io import read_json
+        from ..io.files import read_json
 
         return cls.from_dict(read_json(path), source=str(path))
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path, read_json, read_numpy, save_npz, write_json
+from .files import atomic_path, read_json, read_numpy, save_npz, write_json
 from ..errors import TemnnError
 
 __all__ = [

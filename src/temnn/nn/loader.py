@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .._io import read_numpy
+from ..io.files import read_numpy
 from .._random import sample_rng
 from ..errors import TemnnError
 from ..parameters import Parameters

@@ -84,7 +84,7 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     out : str or os.PathLike
         Output folder.
     radius, threshold, batch_size, device, min_distance, progress
-        As for :func:`temnn.analysis.evaluate.evaluate` ([pixels], [0-1], images, device, [pixels]).
+        As for :func:`temnn.workflows.evaluate.evaluate` ([pixels], [0-1], images, device, [pixels]).
 
     Returns
     -------
@@ -93,9 +93,9 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     """
     import matplotlib.pyplot as plt
 
-    from .._io import output_folder, write_json
-    from .evaluate import evaluate
-    from .simulated import SimulatedData
+    from ..io.files import output_folder, write_json
+    from ..workflows.evaluate import evaluate
+    from ..analysis.simulated import SimulatedData
 
     out = output_folder(out, what="--out", create=False)
     result = evaluate(list(models), data, radius=radius, threshold=threshold, batch_size=batch_size, device=device,
@@ -139,7 +139,7 @@ def _plot_examples(examples: dict[str, tuple[Any, dict[str, Any]]], metric: str,
     """One row per example (best, median, worst): image(s), label and prediction."""
     import matplotlib.pyplot as plt
 
-    from .plotting import save_figure
+    from ..analysis.plotting import save_figure
 
     columns = max(data.panel_count() for data, _ in examples.values())
     fig, grid = plt.subplots(len(examples), columns, figsize=(3.2 * columns, 3.4 * len(examples)), squeeze=False)

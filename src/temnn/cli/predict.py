@@ -143,9 +143,9 @@ def predict_files(
     """
     from tqdm import tqdm
 
-    from .._io import output_folder
+    from ..io.files import output_folder
     from ..nn.checkpoints import load_model, resolve_stem
-    from .tiling import check_tiling
+    from ..nn.tiling import check_tiling
 
     output_folder(out, what="--out", create=False)
     check_tiling(tile, overlap, batch_size)
@@ -185,8 +185,8 @@ def _predict_file(network: Any, model_name: str, path: Path, folder: Path, *, sa
                   signal: int | None, batch_size: int, tile: int, overlap: int, suffixes: tuple[str, ...],
                   overviews: int | None, focal_series: bool, progress: bool, bar: Any) -> None:
     """Predict the frames of one file that are not done yet and write their files."""
-    from .._io import write_json
-    from .experimental import ExperimentalData
+    from ..io.files import write_json
+    from ..analysis.experimental import ExperimentalData
 
     data = ExperimentalData(path, sampling=sampling, signal=signal)
     step = int(network.in_channels) if focal_series else 1
@@ -223,8 +223,8 @@ def _write_frame(folder: Path, index: int, prediction: Any, data: Any, suffixes:
     import numpy as np
     from rsciio.tiff import file_writer
 
-    from .._io import atomic_path, save_npz
-    from .plotting import plot_side_by_side
+    from ..io.files import atomic_path, save_npz
+    from ..analysis.plotting import plot_side_by_side
 
     name = folder / f"{index:05d}"
     if "tif" in suffixes:

@@ -25,7 +25,7 @@ around each Fourier peak and the peak's angle per frame, ``fourier_peaks_idN.png
 ``fft_track_idN.json``.
 
 Frames are read one at a time (``.npy`` memory maps, TIFF pages, or the frames of a
-microscope file through :mod:`temnn.analysis.io`) and written one at a time, so memory
+microscope file through :mod:`temnn.io.microscope`) and written one at a time, so memory
 stays flat however long the sequence. Frames index (x, y) as everywhere in temnn;
 TIFF pages are stored (row = y, column = x), as every viewer expects, so frames are
 transposed when read from or written to TIFF, while ``.npy``/``.npz`` arrays are
@@ -46,9 +46,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, one_line, output_folder, read_json, read_numpy, save_npz, write_json
+from ..io.files import atomic_path, one_line, output_folder, read_json, read_numpy, save_npz, write_json
 from ..errors import TemnnError
-from ._arrays import finite_threshold, positive_sampling, real_finite
+from ..analysis._arrays import finite_threshold, positive_sampling, real_finite
 
 __all__ = ["register", "track_file", "fft_track_file", "id_colour"]
 
@@ -100,7 +100,7 @@ def _open_stack(path: str | os.PathLike, role: str, *, channel: int | None = Non
     """Open a stack for lazy reading: .npy, .npz, TIFF, or a microscope file via temnn's reader.
 
     A folder holds one file per frame, as ``temnn predict`` writes them (``NNNNN.npz`` or
-    ``NNNNN.tif``). TIFF files are read here rather than by :mod:`temnn.analysis.io`: RosettaSciIO reads
+    ``NNNNN.tif``). TIFF files are read here rather than by :mod:`temnn.io.microscope`: RosettaSciIO reads
     a TIFF stack whole and ignores ImageJ length units other than microns, while label
     and probability stacks are ImageJ TIFFs in nm read page by page. Frames holding NaN or
     infinite values are refused unless ``allow_nan`` (the spectra of frames without the particle).
@@ -328,12 +328,12 @@ def _tiff_calibration(tif: Any) -> tuple[float | None, float | None]:
 
 
 def _microscope_stack(path: Path, role: str, sampling: float | None) -> _Stack:
-    """A dm3/dm4/TIA/EMD/MRC/PNG file through :func:`temnn.analysis.io.read_microscope_file`.
+    """A dm3/dm4/TIA/EMD/MRC/PNG file through :func:`temnn.io.microscope.read_microscope_file`.
 
     ``sampling`` [Å/pixel] is passed on so that files the reader cannot calibrate
     (non-square pixels) open with ``--sampling``.
     """
-    from .io import read_microscope_file
+    from ..io.microscope import read_microscope_file
 
     data = read_microscope_file(path, sampling=sampling)
     return _Stack(path, role, (len(data), *data.shape), data.sampling, data.acquisition.frame_interval, data.frame)
@@ -453,7 +453,7 @@ def track_file(
         Stack of (T, nx, ny) probability maps [0-1] or binary masks: ``.npy``
         (memory-mapped), ``.npz``, TIFF (pages (y, x)), a folder of per-frame
         predictions (``NNNNN.npz`` or ``NNNNN.tif``, as ``temnn predict`` writes them), or
-        a microscope file readable by :mod:`temnn.analysis.io`.
+        a microscope file readable by :mod:`temnn.io.microscope`.
     min_separation
         Smallest distance between particle centres [nm]; its square is the smallest
         particle area kept [nm²].
@@ -491,9 +491,9 @@ def track_file(
     TemnnError
         Unreadable stack, no pixel size, bad arguments, ids not in the tracked stack.
     """
-    from .instances import min_separation_pixels
-    from .tables import write_csv
-    from .tracking import track
+    from ..analysis.instances import min_separation_pixels
+    from ..io.tables import write_csv
+    from ..analysis.tracking import track
 
     stack = _open_stack(path, "STACK", channel=channel, sampling=sampling)
     sampling = _resolve_sampling(sampling, stack)
@@ -538,7 +538,7 @@ def track_file(
     except _TooManyIds:  # rare: tracking again is cheaper than holding the stack to convert it
         write(np.uint32)
 
-    from .tracking import property_table
+    from ..analysis.tracking import property_table
 
     labels = _open_stack(files["labels"], "LABELS")
     rows = property_table(labels, sampling, frame_interval=frame_interval)
@@ -582,8 +582,8 @@ def _plot_areas(rows: Sequence[dict[str, float]], ids: list[int], path: Path) ->
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .plotting import save_figure
-    from .tracking import plot_property
+    from ..analysis.plotting import save_figure
+    from ..analysis.tracking import plot_property
 
     ax = plot_property(rows, name="area_nm2", ids=ids)
     for line in ax.lines:  # colour as in frames.png; ids a colour cycle apart differ in line style
@@ -637,7 +637,7 @@ def _plot_frames(stack: _Stack, labels: _Stack, rows: Sequence[dict[str, float]]
 
     from matplotlib.patheffects import withStroke
 
-    from .plotting import save_figure, show_image
+    from ..analysis.plotting import save_figure, show_image
 
     shown = np.unique(np.linspace(0, len(stack) - 1, min(len(stack), count)).round().astype(int))
     fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 4.3), squeeze=False)
@@ -722,8 +722,8 @@ def fft_track_file(
         Unreadable files, stacks of different lengths or frame shapes, no pixel size,
         an id that is in none of the frames, bad arguments.
     """
-    from .fourier import crop_size, instance_power_spectra, track_fourier_peaks
-    from .tables import write_csv
+    from ..analysis.fourier import crop_size, instance_power_spectra, track_fourier_peaks
+    from ..io.tables import write_csv
 
     image_stack = _open_stack(images, "IMAGES", channel=channel, sampling=sampling)
     label_stack = _open_stack(labels, "LABELS")
@@ -795,11 +795,11 @@ def _describe(stack: _Stack) -> str:
 def _plot_peaks(rows: list[dict[str, float]], track_id: int, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from .fourier import plot_fourier_peaks
+    from ..analysis.fourier import plot_fourier_peaks
 
     fig, axes = plot_fourier_peaks(rows)
     axes[0].set_title(f"Fourier peaks of particle {track_id} (thesis fig. 6.5 b, c)")
-    from .plotting import save_figure
+    from ..analysis.plotting import save_figure
 
     save_figure(fig, path)
     plt.close(fig)
@@ -811,8 +811,8 @@ def _plot_spectra(images: _Stack, labels: _Stack, spectra: _Stack, rows: list[di
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from .fourier import _crop, show_power_spectrum
-    from .plotting import save_figure, show_image
+    from ..analysis.fourier import _crop, show_power_spectrum
+    from ..analysis.plotting import save_figure, show_image
 
     present = sorted({int(r["frame"]) for r in rows if np.isfinite(r["intensity"])})
     if not present:

@@ -69,9 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._io import output_folder, read_json, save_npz, write_json
+    from ..io.files import output_folder, read_json, save_npz, write_json
     from ..simulate.optics import CTF
-    from .reconstruction import compare_to_truth, plot_reconstruction, reconstruct_exit_wave
+    from ..analysis.reconstruction import compare_to_truth, plot_reconstruction, reconstruct_exit_wave
 
     output_folder(args.out, what="--out", create=False)
     images, sampling, microscope, truth = _read_series(args.series)
@@ -114,8 +114,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _read_series(path: Path) -> tuple[np.ndarray, float | None, dict[str, Any] | None, np.ndarray | None]:
     """Images, sampling, the microscope parameters of a temnn image file, and its Exitwave label."""
-    from .._io import read_json, read_numpy
-    from ._arrays import complex_wave, real_finite
+    from ..io.files import read_json, read_numpy
+    from ..analysis._arrays import complex_wave, real_finite
 
     if not path.exists():
         raise TemnnError(f"{path}: file not found")
@@ -165,8 +165,8 @@ def _ctf_settings(args: argparse.Namespace, microscope: dict[str, Any] | None, c
 
 
 def _read_truth(path: Path, sampling: float) -> np.ndarray:
-    from .._io import read_numpy
-    from ._arrays import complex_wave
+    from ..io.files import read_numpy
+    from ..analysis._arrays import complex_wave
 
     if path.suffix.lower() == ".npy":
         with read_numpy(path, what="--truth") as wave:

@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ..analysis._arrays import positive_sampling
 
 __all__ = [
     "blend_window",
@@ -344,7 +344,7 @@ def _infer_series(model: Any, task: Any, normalizedistance: float, series: np.nd
     import torch
     from skimage.transform import resize
 
-    from ..data.standardise import local_standardise, standardisation_sigma
+    from .standardise import local_standardise, standardisation_sigma
 
     shape = series.shape[1:]
     target = inference_sampling(model, sampling, source=source)

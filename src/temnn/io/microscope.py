@@ -39,9 +39,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .._io import one_line
+from .files import one_line
 from ..errors import TemnnError, missing_package
-from ._arrays import positive_sampling
+from ..analysis._arrays import positive_sampling
 
 __all__ = [
     "PLUGINS",

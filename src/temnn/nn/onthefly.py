@@ -13,7 +13,7 @@ apply the geometric augmentation to it; :func:`prepare_synthesis_batch` (trainin
 process, training device) forms the whole batch's images in one
 :func:`~temnn.simulate.images.form_images` call per native wave grid, so a GPU does the
 Fourier transforms, flips and rotates them like their labels, and then applies the same
-local standardisation and intensity augmentation as :func:`~temnn.data.loader.prepare_batch`.
+local standardisation and intensity augmentation as :func:`~temnn.nn.loader.prepare_batch`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..parameters import Parameters
 from ..simulate.labels import make_label
 from ..simulate.synthesis import check_dataset, check_sampling, draw_image, label_inputs, synthesise
 from .augment import NO_AUGMENTATION, Augmentation, apply_geometry
-from .dataset import Dataset as WaveDataset
+from ..io.dataset import Dataset as WaveDataset
 from .loader import TrainingSet, prepare_batch
 
 __all__ = ["OnTheFlySet", "collate_synthesis", "form_batch_images", "prepare_synthesis_batch"]
@@ -194,7 +194,7 @@ def prepare_synthesis_batch(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Form a batch's images on the device, standardise them and apply the intensity augmentation.
 
-    The on-the-fly counterpart of :func:`~temnn.data.loader.prepare_batch` (same arguments,
+    The on-the-fly counterpart of :func:`~temnn.nn.loader.prepare_batch` (same arguments,
     same result for the same images).
 
     Parameters

@@ -1,6 +1,6 @@
 """The ``temnn`` command: one entry point, one subcommand per pipeline stage.
 
-Each stage registers its subcommands from its own ``command`` module (listed in
+Each subcommand is one thin argparse module in this package (listed in
 :data:`COMMAND_MODULES`) through a ``register(subparsers)`` function that adds a
 parser whose ``func`` default runs the command. Errors of type
 :class:`temnn.TemnnError` are printed as one message, without a traceback,
@@ -14,19 +14,19 @@ import importlib
 import sys
 from typing import Sequence
 
-from . import __version__
-from .errors import TemnnError
+from .. import __version__
+from ..errors import TemnnError
 
 COMMAND_MODULES = (
-    "temnn.demo",
-    "temnn.structures.command",
-    "temnn.simulate.command",
-    "temnn.nn.command",
-    "temnn.analysis.track_command",
-    "temnn.analysis.predict_command",
-    "temnn.analysis.noise_command",
-    "temnn.analysis.reconstruct_command",
-    "temnn.analysis.evaluate_command",
+    "temnn.cli.demo",
+    "temnn.cli.structures",
+    "temnn.cli.images",
+    "temnn.cli.train",
+    "temnn.cli.track",
+    "temnn.cli.predict",
+    "temnn.cli.fit_noise",
+    "temnn.cli.reconstruct",
+    "temnn.cli.evaluate",
 )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import TemnnError
 
 if TYPE_CHECKING:
-    from .training import TrainingOptions
+    from ..nn.training import TrainingOptions
 
 ARCH_NAMES = ("msdnet", "unet", "unetpp")
 """Names of :data:`temnn.nn.ARCHITECTURES`, repeated here so that ``temnn --help`` need not import torch."""
@@ -101,8 +101,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
     """:class:`~temnn.nn.TrainingOptions` from parsed ``temnn train`` arguments."""
-    from ..data.augment import NO_AUGMENTATION, Augmentation
-    from .training import TrainingOptions
+    from ..nn.augment import NO_AUGMENTATION, Augmentation
+    from ..nn.training import TrainingOptions
 
     hyper: dict[str, Any] = {}
     for option, (name, archs) in _ARCH_OPTIONS.items():
@@ -157,7 +157,7 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .training import train
+    from ..nn.training import train
 
     if args.seed < 0:
         raise TemnnError(f"--seed must be a non-negative integer, got {args.seed}")

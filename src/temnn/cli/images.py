@@ -4,7 +4,7 @@ For every exit wave of the dataset folder ``DATA`` (``DATA/waves/NNNNN.npz``) th
 command draws ``image_epochs`` microscopes from the ranges of the parameters file
 (1 for test sets, ``--test``), forms the images (:func:`temnn.simulate.images.form_images`)
 and the label the file asks for (:mod:`temnn.simulate.labels`) on one pixel grid, and
-writes them into the image set ``DATA/images/NAME`` (:mod:`temnn.data.images`).
+writes them into the image set ``DATA/images/NAME`` (:mod:`temnn.io.image_sets`).
 
 Image ``(i, e)`` draws all its randomness from
 ``temnn._random.sample_rng(seed, i, e, stage="images")``: the microscope, the crop
@@ -20,14 +20,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.dataset import Dataset
-from ..data.images import image_paths, image_set_folder, is_image_done, read_image, write_debug_png, write_image
-from ..data.runner import run_samples
+from ..io.dataset import Dataset
+from ..io.image_sets import image_paths, image_set_folder, is_image_done, read_image, write_debug_png, write_image
+from ..workflows.runner import run_samples
 from ..errors import TemnnError
 from ..parameters import Parameters
-from .labels import has_background, make_label
-from .synthesis import check_dataset, check_sampling, draw_image, label_inputs, synthesise
-from .waves import ExitWave
+from ..simulate.labels import has_background, make_label
+from ..simulate.synthesis import check_dataset, check_sampling, draw_image, label_inputs, synthesise
+from ..simulate.waves import ExitWave
 
 __all__ = ["make_images", "register"]
 

@@ -141,7 +141,7 @@ def _cell(values: list[float]) -> tuple[float, float]:
 
 
 def _run_mos2(args: argparse.Namespace) -> int:
-    from .mx2 import random_mx2_flake
+    from ..structures.mx2 import random_mx2_flake
 
     make = functools.partial(
         random_mx2_flake,
@@ -160,7 +160,7 @@ def _run_mos2(args: argparse.Namespace) -> int:
 
 
 def _run_particle(args: argparse.Namespace) -> int:
-    from .particle import random_supported_particle
+    from ..structures.particle import random_supported_particle
 
     layers = _range([float(v) for v in args.layers], "layers")
     make = functools.partial(
@@ -178,7 +178,7 @@ def _run_particle(args: argparse.Namespace) -> int:
 
 
 def _run_flake(args: argparse.Namespace) -> int:
-    from .flake import random_flake, read_unit_cell
+    from ..structures.flake import random_flake, read_unit_cell
 
     read_unit_cell(args.unit_cell)  # fail early, with the file name, on a bad unit cell
     make = functools.partial(
@@ -194,7 +194,7 @@ def _run_flake(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
-    from ..data.dataset import generate_dataset
+    from ..io.dataset import generate_dataset
     from ..simulate.waves import WaveSettings
 
     if args.n < 0:
@@ -228,7 +228,7 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         progress=not args.quiet,
     )
     if args.preview:
-        from .preview import save_dataset_preview
+        from ..structures.preview import save_dataset_preview
 
         path = Path(args.out) / "preview.png"
         save_dataset_preview(dataset, dataset.indices()[: args.preview], path)
@@ -245,6 +245,6 @@ def _frozen_phonons(args: argparse.Namespace) -> Any:
         raise TemnnError("frozen phonons need both --frozen-phonons N (≥ 1) and --amplitudes FILE")
     if args.debye_waller is not None:
         raise TemnnError("use either --debye-waller (static smearing) or --frozen-phonons, not both")
-    from .vibrations import FrozenPhonons
+    from ..structures.vibrations import FrozenPhonons
 
     return FrozenPhonons.from_file(args.amplitudes, args.frozen_phonons, scale=args.amplitude_scale)

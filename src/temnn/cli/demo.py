@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._io import output_folder, write_json
-from .errors import TemnnError
+from ..io.files import output_folder, write_json
+from ..errors import TemnnError
 
 __all__ = ["DemoConfig", "demo_config", "run_demo", "structures_argv"]
 
@@ -253,7 +253,7 @@ def run_demo(config: DemoConfig, out: str | Path, *, workers: int = 2) -> int:
     int
         0 when the quality goal is reached (or there is none); 3 when it is not.
     """
-    from .cli import main
+    from . import main
 
     out = output_folder(out, what="--out")
     params_path = out / "parameters.json"
@@ -368,7 +368,7 @@ def _write_report(
     passed: bool | None,
     name: str,
 ) -> Path:
-    from ._io import atomic_path
+    from ..io.files import atomic_path
 
     lines = [f"# temnn demo: {config.task}", ""]
     total = sum(t for _, t in timings)

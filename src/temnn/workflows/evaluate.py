@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import TemnnError
-from .simulated import META_COLUMNS, TASK_METRIC, PreparedModel, SimulatedData, infer_series, prepare_models
+from ..analysis.simulated import META_COLUMNS, TASK_METRIC, PreparedModel, SimulatedData, infer_series, prepare_models
 
 __all__ = ["EvaluationResult", "evaluate", "summarise", "SUMMARY_STATISTICS"]
 
@@ -83,7 +83,7 @@ class EvaluationResult:
         -------
         (metrics, summary) : tuple of pathlib.Path
         """
-        from .tables import write_csv
+        from ..io.tables import write_csv
 
         out = Path(out)
         write_csv(self.rows, out / "metrics.csv")
@@ -118,7 +118,7 @@ class EvaluationResult:
         """
         import matplotlib.pyplot as plt
 
-        from .plotting import axis_label, save_figure
+        from ..analysis.plotting import axis_label, save_figure
 
         if columns is None:
             columns = ["rmse", "rmse_real", "rmse_imag"] if self.metric == "rmse" else [self.metric]
@@ -190,8 +190,8 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     """
     from tqdm import tqdm
 
-    from ..data.images import list_images
-    from ..data.loader import find_image_set
+    from ..io.image_sets import list_images
+    from ..nn.loader import find_image_set
     from ..parameters import Parameters
 
     if not (isinstance(batch_size, int) and batch_size >= 1):

@@ -11,7 +11,7 @@ pixel, and writes to ``--out``:
   of the first and last frame (publication II figs. A.12, A.13);
 - ``dose_series.png``: c0, c3 and C against electrons per pixel with the N0 fit (figs. 4, 5).
 
-Frames are read from microscope files through :mod:`temnn.analysis.io` (dm3,
+Frames are read from microscope files through :mod:`temnn.io.microscope` (dm3,
 dm4, tif, emd, …: frames in temnn's (x, y) order, the pixel size and the
 counts-per-electron factor from the metadata when recorded), and from ``.npy``
 (one frame or a (K, nx, ny) stack) and ``.npz`` (the array ``frames``,
@@ -77,7 +77,7 @@ def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np
     ----------
     paths : list of path
         ``.npy``/``.npz`` arrays (indexed ``[ix, iy]`` as stored) or microscope files
-        read by :func:`temnn.analysis.io.read_microscope_file` (dm3, dm4, tif, emd, …),
+        read by :func:`temnn.io.microscope.read_microscope_file` (dm3, dm4, tif, emd, …),
         one frame or a stack each.
     sampling : float, optional
         Pixel size [Å/pixel] that overrides the files' calibration.
@@ -95,8 +95,8 @@ def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np
     TemnnError
         A file is missing, of an unknown type, or its frames differ in shape.
     """
-    from ._arrays import real_finite
-    from .io import read_microscope_file
+    from ..analysis._arrays import real_finite
+    from ..io.microscope import read_microscope_file
 
     frames: list[np.ndarray] = []
     conversion = None
@@ -121,7 +121,7 @@ def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np
 
 
 def _read_array(path: Path) -> np.ndarray:
-    from .._io import read_numpy
+    from ..io.files import read_numpy
 
     with read_numpy(path) as f:
         if isinstance(f, np.ndarray):
@@ -133,9 +133,9 @@ def _read_array(path: Path) -> np.ndarray:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._io import output_folder, write_json
-    from .noise import fit_dose_series, plot_dose_series, plot_mtf_fit
-    from .tables import write_csv
+    from ..io.files import output_folder, write_json
+    from ..analysis.noise import fit_dose_series, plot_dose_series, plot_mtf_fit
+    from ..io.tables import write_csv
 
     output_folder(args.out, what="--out", create=False)
     frames, sampling, recorded = read_frames(args.files, sampling=args.sampling)

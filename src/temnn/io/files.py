@@ -77,7 +77,7 @@ def output_folder(path: str | os.PathLike, *, what: str = "output folder", creat
         ``path`` or one of its parents exists as a file, or the folder cannot be created
         (permissions, a read-only file system). Nothing is created then.
     """
-    from .errors import TemnnError
+    from ..errors import TemnnError
 
     path = Path(path)
     for folder in (path, *path.parents):
@@ -114,7 +114,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file, raising :class:`temnn.TemnnError` with the file name on bad JSON."""
-    from .errors import TemnnError
+    from ..errors import TemnnError
 
     path = Path(path)
     try:
@@ -153,7 +153,7 @@ def read_numpy(path: str | os.PathLike, *, what: str = "", mmap_mode: str | None
     numpy.ndarray or numpy.lib.npyio.NpzFile
         The array of a ``.npy`` file; the open archive of a ``.npz`` file (closed on exit).
     """
-    from .errors import TemnnError
+    from ..errors import TemnnError
 
     path = Path(path)
     name = f"{what} {path}" if what else str(path)

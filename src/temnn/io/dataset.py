@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from .._io import _json_default, atomic_path, output_folder, read_json, save_npz, write_json
+from .files import _json_default, atomic_path, output_folder, read_json, save_npz, write_json
 from .._random import sample_rng
 from ..errors import TemnnError
 from ..simulate.waves import ExitWave, WaveSettings, exit_wave
-from .runner import run_samples
+from ..workflows.runner import run_samples
 
 if TYPE_CHECKING:
     from ase import Atoms

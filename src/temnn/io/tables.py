@@ -6,7 +6,7 @@ import csv
 import os
 from typing import Any, Mapping, Sequence
 
-from .._io import atomic_path
+from .files import atomic_path
 
 __all__ = ["write_csv"]
 
