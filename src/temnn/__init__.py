@@ -47,7 +47,7 @@ _EXPORTS: dict[str, str] = {
     "ExitWave": "temnn.simulate.waves",
     "exit_wave": "temnn.simulate.waves",
     "Dataset": "temnn.io.dataset",
-    "generate_dataset": "temnn.io.dataset",
+    "generate_dataset": "temnn.workflows.structures",
     "load_wave": "temnn.io.dataset",
     "load_sites": "temnn.io.dataset",
     "run_samples": "temnn.workflows.runner",

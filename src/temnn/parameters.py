@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .io.files import read_json, write_json
 from .errors import TemnnError
 
 __all__ = ["Parameters", "THESIS_KEY_MAP", "LABELS", "ABERRATIONS", "FIELD_UNITS"]
@@ -276,10 +275,14 @@ class Parameters:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Parameters":
         """Read and validate a parameters JSON file (temnn or thesis keys)."""
+        from .io.files import read_json  # the one file the base reads: lazily, so base imports no io
+
         return cls.from_dict(read_json(path), source=str(path))
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the parameters as JSON (atomically)."""
+        from .io.files import write_json
+
         write_json(Path(path), self.to_dict())
 
     def replace(self, **changes: Any) -> "Parameters":

@@ -22,7 +22,6 @@ from temnn._random import sample_rng
 from temnn.io.dataset import (
     Dataset,
     describe_generator,
-    generate_dataset,
     load_mask_classes,
     load_sites,
     load_wave,
@@ -30,6 +29,7 @@ from temnn.io.dataset import (
     save_wave,
 )
 from temnn.simulate.waves import ExitWave, WaveSettings, exit_wave
+from temnn.workflows.structures import generate_dataset
 from temnn.structures.sample import Sample
 
 COARSE = WaveSettings(energy=80e3, sampling=0.2)

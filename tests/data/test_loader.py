@@ -11,7 +11,8 @@ import torch
 from temnn import Parameters, TemnnError
 from temnn.io.files import save_npz
 from temnn.nn.augment import Augmentation
-from temnn.nn.loader import ImageSet, check_compatible, find_image_set, make_loader, prepare_batch, start_epoch
+from temnn.io.image_sets import find_image_set
+from temnn.nn.loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
 from temnn.nn.standardise import local_standardise
 
 

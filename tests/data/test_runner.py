@@ -11,7 +11,7 @@ from ase import Atoms
 
 from temnn import TemnnError
 from temnn.workflows import runner
-from temnn.io.dataset import generate_dataset
+from temnn.workflows.structures import generate_dataset
 from temnn.workflows.runner import SampleFailed, run_samples
 from temnn.simulate.waves import WaveSettings
 from temnn.structures.sample import Sample

@@ -20,14 +20,14 @@ from scipy import constants
 import temnn
 from temnn.errors import TemnnError
 from temnn.structures.mx2 import random_mx2_flake
+from temnn.io.vibrations import read_amplitudes, write_amplitudes
+from temnn.simulate.phonons import FrozenPhonons, frozen_phonon_wave
 from temnn.structures.vibrations import (
-    FrozenPhonons,
     VibrationalAmplitudes,
     VibrationGroup,
     debye_waller,
     edge_atoms,
     edge_vibrations,
-    frozen_phonon_wave,
     perturb_atoms,
     vibrational_amplitudes,
 )
@@ -193,8 +193,8 @@ def test_md_of_a_gold_cluster_vibrates_more_at_low_coordination(tmp_path) -> Non
     temperature = np.mean([a.get_temperature() for a in Trajectory(path)])
     debye = math.sqrt(3 * constants.hbar**2 * temperature / (196.97 * constants.atomic_mass * constants.k * 165**2)) * 1e10
     assert 0.5 * debye < core_sigma < 2 * debye
-    amplitudes.save(tmp_path / "amplitudes.json")
-    assert VibrationalAmplitudes.load(tmp_path / "amplitudes.json") == amplitudes
+    write_amplitudes(tmp_path / "amplitudes.json", amplitudes)
+    assert read_amplitudes(tmp_path / "amplitudes.json") == amplitudes
 
 
 def test_frozen_phonon_average_broadens_a_column_by_the_displacement_variance() -> None:
@@ -234,7 +234,7 @@ def test_bad_trajectories_and_files_raise(tmp_path) -> None:
         vibrational_amplitudes(tmp_path / "missing.traj")
     (tmp_path / "bad.json").write_text('{"groups": [{"element": "S"}]}')
     with pytest.raises(TemnnError, match="bad.json: not a vibrational-amplitudes file"):
-        VibrationalAmplitudes.load(tmp_path / "bad.json")
+        read_amplitudes(tmp_path / "bad.json")
     with pytest.raises(TemnnError, match="positive integer"):
         frozen_phonon_wave(Atoms("C", cell=[4, 4, 2]), VibrationalAmplitudes.isotropic({"C": 0.1}), 0)
 

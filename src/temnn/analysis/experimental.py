@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..errors import TemnnError
-from ._arrays import real_finite
+from ..checks import real_finite
 from ..io.microscope import read_microscope_file
 from ..nn.tiling import check_channels, infer_image
 

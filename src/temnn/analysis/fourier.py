@@ -23,7 +23,7 @@ from scipy import fft as sp_fft
 from scipy import ndimage as ndi
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ..checks import positive_sampling
 from .peaks import refine_peaks, regional_maxima
 
 __all__ = [

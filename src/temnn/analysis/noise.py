@@ -862,6 +862,6 @@ def _default_size(shape: tuple[int, ...]) -> int:
 
 
 def _sampling(sampling: float) -> float:
-    from ._arrays import positive_sampling
+    from ..checks import positive_sampling
 
     return positive_sampling(sampling)

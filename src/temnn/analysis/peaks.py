@@ -15,7 +15,8 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from ..errors import TemnnError
-from ._arrays import class_maps, finite_threshold, positive_sampling, real_finite
+from ._arrays import class_maps
+from ..checks import finite_threshold, positive_sampling, real_finite
 
 __all__ = [
     "Peaks",

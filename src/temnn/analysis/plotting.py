@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ..checks import positive_sampling
 
 __all__ = ["nice_length", "add_scale_bar", "show_image", "display_map", "plot_side_by_side",
            "save_figure", "axis_label"]

@@ -38,7 +38,7 @@ import numpy as np
 from skimage.segmentation import relabel_sequential
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ..checks import positive_sampling
 from .instances import Slice, label_instances, min_separation_pixels
 
 __all__ = ["Tracker", "track", "property_table", "plot_property"]

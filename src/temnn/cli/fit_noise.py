@@ -95,7 +95,7 @@ def read_frames(paths: list[Path], *, sampling: float | None = None) -> tuple[np
     TemnnError
         A file is missing, of an unknown type, or its frames differ in shape.
     """
-    from ..analysis._arrays import real_finite
+    from ..checks import real_finite
     from ..io.microscope import read_microscope_file
 
     frames: list[np.ndarray] = []

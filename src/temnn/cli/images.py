@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.dataset import Dataset
-from ..io.image_sets import image_paths, image_set_folder, is_image_done, read_image, write_debug_png, write_image
+from ..io.image_sets import image_paths, image_set_folder, is_image_done, read_image, write_image
+from ..io.previews import write_debug_png
 from ..workflows.runner import run_samples
 from ..errors import TemnnError
 from ..parameters import Parameters
 from ..simulate.labels import has_background, make_label
-from ..simulate.synthesis import check_dataset, check_sampling, draw_image, label_inputs, synthesise
+from ..io.samples import check_dataset, label_inputs
+from ..simulate.synthesis import check_sampling, draw_image, synthesise
 from ..simulate.waves import ExitWave
 
 __all__ = ["make_images", "register"]

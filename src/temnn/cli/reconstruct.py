@@ -115,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
 def _read_series(path: Path) -> tuple[np.ndarray, float | None, dict[str, Any] | None, np.ndarray | None]:
     """Images, sampling, the microscope parameters of a temnn image file, and its Exitwave label."""
     from ..io.files import read_json, read_numpy
-    from ..analysis._arrays import complex_wave, real_finite
+    from ..analysis._arrays import complex_wave
+    from ..checks import real_finite
 
     if not path.exists():
         raise TemnnError(f"{path}: file not found")

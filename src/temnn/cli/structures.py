@@ -115,7 +115,7 @@ def _add_wave_options(parser: argparse.ArgumentParser, *, energy: float) -> None
     group.add_argument("--projection", choices=("infinite", "finite"), default="infinite", help="abTEM potential projection (default infinite: fast)")
     group.add_argument("--debye-waller", type=float, default=None, metavar="Å²", help="mean-square displacement <u²> per direction [Å²] smearing the potential (e.g. 0.0030 for MoS2 at 300 K)")
     group.add_argument("--frozen-phonons", type=int, default=0, metavar="N", help="average N frozen-phonon configurations per exit wave, displacing atoms by --amplitudes")
-    group.add_argument("--amplitudes", type=Path, default=None, metavar="FILE", help="vibrational amplitudes per element and coordination [Å] (JSON from temnn.structures.vibrations.VibrationalAmplitudes.save)")
+    group.add_argument("--amplitudes", type=Path, default=None, metavar="FILE", help="vibrational amplitudes per element and coordination [Å] (JSON from temnn.io.vibrations.write_amplitudes)")
     group.add_argument("--amplitude-scale", type=float, default=1.0, metavar="F", help="factor on every vibrational amplitude (default 1)")
     group.add_argument("--store-object-wave", action="store_true", help="also store the exit wave of the flake/particle without its support")
     group.add_argument("--seed", type=int, default=0, help="seed of the data set (default 0)")
@@ -194,7 +194,7 @@ def _run_flake(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
-    from ..io.dataset import generate_dataset
+    from ..workflows.structures import generate_dataset
     from ..simulate.waves import WaveSettings
 
     if args.n < 0:
@@ -228,7 +228,7 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         progress=not args.quiet,
     )
     if args.preview:
-        from ..structures.preview import save_dataset_preview
+        from ..io.previews import save_dataset_preview
 
         path = Path(args.out) / "preview.png"
         save_dataset_preview(dataset, dataset.indices()[: args.preview], path)
@@ -245,6 +245,7 @@ def _frozen_phonons(args: argparse.Namespace) -> Any:
         raise TemnnError("frozen phonons need both --frozen-phonons N (≥ 1) and --amplitudes FILE")
     if args.debye_waller is not None:
         raise TemnnError("use either --debye-waller (static smearing) or --frozen-phonons, not both")
-    from ..structures.vibrations import FrozenPhonons
+    from ..io.vibrations import read_amplitudes
+    from ..simulate.phonons import FrozenPhonons
 
-    return FrozenPhonons.from_file(args.amplitudes, args.frozen_phonons, scale=args.amplitude_scale)
+    return FrozenPhonons(read_amplitudes(args.amplitudes), args.frozen_phonons, args.amplitude_scale)

@@ -48,15 +48,13 @@ import numpy as np
 
 from ..io.files import atomic_path, one_line, output_folder, read_json, read_numpy, save_npz, write_json
 from ..errors import TemnnError
-from ..analysis._arrays import finite_threshold, positive_sampling, real_finite
+from ..checks import finite_threshold, positive_sampling, real_finite
+from ..units import ANGSTROM_PER_UNIT, SECONDS_PER_UNIT, unit_factor
 
 __all__ = ["register", "track_file", "fft_track_file", "id_colour"]
 
 _UINT16_MAX_ID = int(np.iinfo(np.uint16).max)
 _ID_COLOURS = 9  # colours that particle ids cycle through in the plots
-_ANGSTROM_PER_UNIT = {"pm": 0.01, "Å": 1.0, "A": 1.0, "angstrom": 1.0, "nm": 10.0, "micron": 1e4, "µm": 1e4,
-                      "um": 1e4}
-_SECONDS_PER_UNIT = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0}
 _NPZ_KEYS = {
     "STACK": ("prediction", "probability", "mask", "labels"),
     "IMAGES": ("images", "image"),
@@ -317,10 +315,11 @@ def _tiff_calibration(tif: Any) -> tuple[float | None, float | None]:
     described = tif.imagej_metadata or (tif.shaped_metadata or ({},))[0] or {}
     interval = described.get("finterval")
     if interval is not None:
-        interval = float(interval) * _SECONDS_PER_UNIT.get(str(described.get("tunit", "s")), 1.0)
+        interval = float(interval) * (unit_factor(SECONDS_PER_UNIT, described.get("tunit", "s")) or 1.0)
     sampling = None
-    if tif.is_imagej and described.get("unit") in _ANGSTROM_PER_UNIT and per_unit > 0:
-        sampling = _ANGSTROM_PER_UNIT[described["unit"]] / per_unit
+    angstrom = unit_factor(ANGSTROM_PER_UNIT, described.get("unit"))
+    if tif.is_imagej and angstrom is not None and per_unit > 0:
+        sampling = angstrom / per_unit
     unit_tag = page.tags.get("ResolutionUnit")
     if sampling is None and unit_tag is not None and int(unit_tag.value) == 3 and per_unit > 1e4:
         sampling = 1e8 / per_unit  # pixels per cm → Å per pixel

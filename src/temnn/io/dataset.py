@@ -29,7 +29,6 @@ import functools
 import json
 import os
 import re
-import sys
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -38,11 +37,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from .files import _json_default, atomic_path, output_folder, read_json, save_npz, write_json
-from .._random import sample_rng
+from .files import _json_default, output_folder, read_json, save_npz, write_json
 from ..errors import TemnnError
-from ..simulate.waves import ExitWave, WaveSettings, exit_wave
-from ..workflows.runner import run_samples
+from ..simulate.waves import ExitWave, WaveSettings
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -51,7 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Dataset",
-    "generate_dataset",
+    "start_manifest",
+    "finish_manifest",
     "load_wave",
     "load_sites",
     "load_mask_classes",
@@ -240,141 +238,61 @@ def load_mask_classes(path: str | os.PathLike) -> tuple[int, ...]:
         return tuple(int(c) for c in f["mask_classes"])
 
 
-@dataclass(frozen=True)
-class _WriteSample:
-    """Build, simulate and store one sample (picklable, runs in any worker)."""
-
-    root: str
-    make_sample: Callable[[np.random.Generator], Sample]
-    seed: int
-    wave_settings: WaveSettings
-    store_object_wave: bool
-    wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None
-
-    def __call__(self, index: int) -> None:
-        import ase.io
-
-        from ..structures.sample import Sample
-
-        dataset = Dataset(self.root)
-        if dataset.is_finished(index):
-            return
-        rng = sample_rng(self.seed, index)
-        sample = self.make_sample(rng)
-        if not isinstance(sample, Sample):
-            raise TemnnError(f"the generator returned {type(sample).__name__}, expected a temnn Sample")
-        wave = self._wave(sample.atoms, rng)
-        wave_object = None
-        if self.store_object_wave:
-            if sample.object_atoms is None:
-                wave_object = wave  # no support: the object's wave is the wave
-            else:
-                if not np.allclose(sample.object_atoms.cell, sample.atoms.cell):
-                    raise TemnnError("the generator's object_atoms must share the cell of atoms")
-                wave_object = self._wave(sample.object_atoms, rng)
-        with atomic_path(dataset.structure_path(index), suffix=".traj") as tmp:
-            ase.io.write(tmp, sample.atoms, format="traj")
-        save_sites(dataset.sites_path(index), sample)
-        save_wave(dataset.wave_path(index), wave, wave_object=wave_object)
-
-    def _wave(self, atoms: Any, rng: np.random.Generator) -> ExitWave:
-        # the sample's own random stream continues into the wave (frozen-phonon displacements)
-        if self.wave_function is None:
-            return exit_wave(atoms, self.wave_settings)
-        return self.wave_function(atoms, self.wave_settings, rng)
-
-
-def generate_dataset(
+def start_manifest(
     out: str | os.PathLike,
-    n: int,
-    make_sample: Callable[[np.random.Generator], Sample],
     *,
+    generator: Mapping[str, Any],
     seed: int,
-    start: int = 0,
-    wave_settings: WaveSettings | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
-    store_object_wave: bool = False,
-    wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None,
-    overwrite: bool = False,
-    generator: Mapping[str, Any] | None = None,
-    progress: bool = True,
-) -> Dataset:
-    """Build samples ``start … start+n-1``, their exit waves and sites into ``out``.
+    wave_settings: WaveSettings,
+    store_object_wave: bool,
+    wave_function: Callable[..., Any] | None,
+    overwrite: bool,
+) -> tuple[Dataset, dict[str, Any]]:
+    """Open (or create) the data set folder ``out`` and write its manifest.
 
-    Sample ``i`` is ``make_sample(temnn._random.sample_rng(seed, i))``, so the files
-    are the same bytes whatever ``workers``/``scheduler``, order or interruptions.
-    Finished samples are skipped; several runs with different ``start`` may fill one
-    folder.
+    A folder that holds a data set made with other settings (generator, seed, wave
+    settings, object wave, wave function) is refused, or emptied when ``overwrite``.
 
     Parameters
     ----------
     out : str or os.PathLike
-        Data set folder (created when missing). Train and test sets are separate folders.
-    n : int
-        Number of samples to make.
-    make_sample : callable
-        ``make_sample(rng) -> Sample``; picklable for ``workers > 1`` or ``scheduler``
-        (e.g. ``functools.partial(builder, size=50.0)``).
+        Data set folder (created when missing).
+    generator : mapping
+        ``{"name": ..., "arguments": {...}}`` (see :func:`describe_generator`).
     seed : int
-        Seed of the whole data set (≥ 0).
-    start : int
-        Index of the first sample (thesis ``--start``).
-    wave_settings : WaveSettings, optional
-        Multislice settings; :class:`WaveSettings` defaults when None.
-    workers : int
-        Local worker processes.
-    scheduler : str, optional
-        Address of a running Dask scheduler, used instead of local processes.
+        Seed of the whole data set.
+    wave_settings : WaveSettings
+        Multislice settings.
     store_object_wave : bool
-        Also store the exit wave of the object without its support (``wave_object``).
-    wave_function : callable, optional
-        ``wave_function(atoms, wave_settings, rng) -> ExitWave`` replacing the plain
-        multislice, e.g. :class:`temnn.structures.vibrations.FrozenPhonons`; it draws from
-        the sample's own random stream after the structure. Recorded in the manifest by
-        its ``repr``.
+        Whether the object's own exit wave is stored too.
+    wave_function : callable or None
+        Exit-wave hook, recorded by its ``repr``.
     overwrite : bool
-        When ``out`` holds a data set made with another generator, arguments, seed or
-        wave settings: False raises :class:`TemnnError`; True deletes its samples
-        first (an ``images/`` folder made from them is left and must be remade).
-    generator : mapping, optional
-        ``{"name": ..., "arguments": {...}}`` recorded in the manifest; derived from
-        ``make_sample`` when None (a partial's function name and keywords).
-    progress : bool
-        Show a progress bar with rate and remaining time.
+        Delete the samples of a data set made with other settings instead of refusing.
 
     Returns
     -------
-    Dataset
-        The data set folder.
+    (Dataset, dict)
+        The folder and the manifest written (without ``count``; see :func:`finish_manifest`).
     """
-    for name, value, low in (("n", n, 0), ("seed", seed, 0), ("start", start, 0)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise TemnnError(f"{name} must be a non-negative integer, got {value!r}")
-    settings = wave_settings or WaveSettings()
     dataset = Dataset(output_folder(out, what="OUT"))
     manifest = {
         "format": MANIFEST_FORMAT,
-        "generator": _json_ready(dict(generator) if generator is not None else describe_generator(make_sample)),
+        "generator": _json_ready(dict(generator)),
         "seed": int(seed),
-        "wave_settings": settings.to_dict(),
+        "wave_settings": wave_settings.to_dict(),
         "store_object_wave": bool(store_object_wave),
         "wave_function": None if wave_function is None else repr(wave_function),
         "versions": _versions(),
     }
     _check_manifest(dataset, manifest, overwrite)
-    write_json(dataset.manifest_path, {**manifest, "count": len(dataset)})
+    finish_manifest(dataset, manifest)
+    return dataset, manifest
 
-    wanted = range(int(start), int(start) + int(n))
-    todo = [i for i in wanted if not dataset.is_finished(i)]
-    if progress and len(todo) < len(wanted):
-        print(f"{dataset.root}: {len(wanted) - len(todo)} of {len(wanted)} samples already finished, skipped", file=sys.stderr)
-    task = _WriteSample(str(dataset.root), make_sample, int(seed), settings, bool(store_object_wave), wave_function)
-    try:
-        run_samples(task, todo, workers=workers, scheduler=scheduler, progress=progress, desc=f"{dataset.root.name}")
-    finally:
-        write_json(dataset.manifest_path, {**manifest, "count": len(dataset)})
-    return dataset
+
+def finish_manifest(dataset: Dataset, manifest: Mapping[str, Any]) -> None:
+    """Write ``manifest`` with the number of finished samples (``count``) into ``dataset``."""
+    write_json(dataset.manifest_path, {**manifest, "count": len(dataset)})
 
 
 def describe_generator(make_sample: Callable[..., Any]) -> dict[str, Any]:

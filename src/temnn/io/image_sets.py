@@ -6,7 +6,8 @@ Layout (DESIGN.md, 'Contracts between stages')::
     DATA/images/NAME/NNNNN_EE.npz      image (C, nx, ny) float32, label (K, nx, ny) float32,
                                        sampling [Å/pixel], origin (2,) [Å]
     DATA/images/NAME/NNNNN_EE.json     the microscope parameters drawn for that image
-    DATA/images/NAME/debug/NNNNN_EE.png  image + label side by side (``debug`` in the parameters)
+    DATA/images/NAME/debug/NNNNN_EE.png  image + label side by side (``debug`` in the parameters;
+                                       written by :func:`temnn.io.previews.write_debug_png`)
 
 ``NNNNN`` is the sample (exit wave) index, ``EE`` the image epoch. Arrays index
 ``(x, y)`` like the waves: ``image[c, ix, iy]`` lies at ``origin + (ix, iy)·sampling``
@@ -24,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .files import atomic_path, read_json, read_numpy, save_npz, write_json
+from .files import read_json, read_numpy, save_npz, write_json
 from ..errors import TemnnError
 
 __all__ = [
     "ImageRecord",
+    "find_image_set",
     "list_images",
     "image_set_folder",
     "image_paths",
@@ -36,7 +38,6 @@ __all__ = [
     "write_image",
     "read_image",
     "read_image_file",
-    "write_debug_png",
 ]
 
 _NAME = re.compile(r"^(\d{5,})_(\d{2,})\.npz$")
@@ -194,110 +195,31 @@ def list_images(folder: str | os.PathLike) -> list[tuple[int, int]]:
     return sorted((int(m.group(1)), int(m.group(2))) for p in folder.iterdir() if (m := _NAME.match(p.name)))
 
 
-# --------------------------------------------------------------------------- debug PNG
-def write_debug_png(
-    path: str | os.PathLike,
-    image: np.ndarray,
-    label: np.ndarray,
-    sampling: float,
-    *,
-    label_kind: str,
-    background: bool = False,
-    title: str = "",
-) -> None:
-    """Save a sheet of an image (every focal-series channel), its label and their overlay.
-
-    Panels show x to the right and y upwards, each with a scale bar. Disk and
-    Gaussian labels are drawn as one colour per class (background channel left
-    out), a Mask as its outline, an Exitwave label as its real and imaginary part.
+def find_image_set(path: str | os.PathLike) -> Path:
+    """The image-set folder for ``path``: the folder itself, or the only one in ``path/images``.
 
     Parameters
     ----------
-    path : path
-        Output PNG file (written atomically).
-    image : numpy.ndarray, shape (C, nx, ny)
-        Image or focal series.
-    label : numpy.ndarray, shape (K, nx, ny)
-        Label on the same grid.
-    sampling : float
-        Pixel size [Å/pixel], for the scale bar.
-    label_kind : str
-        ``"Mask"``, ``"Disk"``, ``"Gaussian"`` or ``"Exitwave"``.
-    background : bool
-        The last label channel is the background (``null_class``); it is not drawn.
-    title : str
-        Figure title.
+    path : str or os.PathLike
+        ``DATA/images/NAME`` or a data folder ``DATA`` with exactly one image set.
+
+    Returns
+    -------
+    pathlib.Path
+        Folder holding ``parameters.json`` and the ``NNNNN_EE.npz`` files.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    image = np.asarray(image, dtype=np.float32)
-    label = np.asarray(label, dtype=np.float32)
-    panels: list[tuple[str, np.ndarray, dict[str, Any]]] = []
-    for c, channel in enumerate(image):
-        panels.append((f"image {c}" if len(image) > 1 else "image", channel, {"cmap": "gray"}))
-    if label_kind == "Exitwave":
-        panels.append(("label: Re ψ", label[0], {"cmap": "gray"}))
-        panels.append(("label: Im ψ", label[1], {"cmap": "gray"}))
-    else:
-        colours = _label_colours(label, label_kind, background)
-        panels.append((f"label: {label_kind}", colours, {}))
-        panels.append(("overlay", None, {}))
-
-    nx, ny = image.shape[1:]
-    panel = float(np.clip(max(nx, ny) / 80, 3.0, 6.0))  # [inches] about one screen pixel per image pixel
-    fig = Figure(figsize=(panel * len(panels), panel * ny / nx + 0.4), dpi=100)
-    FigureCanvasAgg(fig)
-    extent = (0.0, nx * sampling, 0.0, ny * sampling)
-    for k, (name, data, style) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), k + 1)
-        if data is None:  # overlay: first image in grey, the label on top
-            ax.imshow(image[0].T, origin="lower", extent=extent, cmap="gray")
-            if label_kind == "Mask":
-                ax.contour(label[0].T, levels=[0.5], colors="red", linewidths=1.0, origin="lower", extent=extent)
-            else:
-                rgb = _label_colours(label, label_kind, background)
-                alpha = 0.6 * np.clip(rgb.max(axis=-1, keepdims=True) / max(rgb.max(), 1e-12), 0, 1)
-                overlay = np.concatenate([rgb / max(rgb.max(), 1e-12), alpha], axis=-1)
-                ax.imshow(np.transpose(overlay, (1, 0, 2)), origin="lower", extent=extent)
-        elif data.ndim == 3:
-            ax.imshow(np.transpose(data, (1, 0, 2)), origin="lower", extent=extent)
-        else:
-            ax.imshow(data.T, origin="lower", extent=extent, **style)
-        ax.set_title(name, fontsize=9)
-        ax.set_axis_off()
-        _scale_bar(ax, nx * sampling)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-
-
-def _label_colours(label: np.ndarray, kind: str, background: bool) -> np.ndarray:
-    """RGB (nx, ny, 3) of a label: one colour per class channel (background dropped)."""
-    from matplotlib import colormaps
-
-    if kind == "Mask":
-        return np.repeat(label[0][..., None], 3, axis=-1)
-    classes = label[:-1] if background else label
-    palette = np.asarray(colormaps["tab10"].colors)[[3, 2, 0, 1, 4, 5, 6, 7, 8, 9]]  # red, green, blue, ...
-    rgb = np.tensordot(classes[: len(palette)], palette[: len(classes)], axes=(0, 0))
-    return np.clip(rgb, 0.0, 1.0)
-
-
-def _scale_bar(ax: Any, width: float) -> None:
-    """Draw a scale bar of a round length (1, 2 or 5 × 10^k Å) about a fifth of the field [Å]."""
-    from matplotlib.patches import Rectangle
-
-    target = width / 5
-    exponent = np.floor(np.log10(target))
-    length = min((m * 10**exponent for m in (1, 2, 5, 10)), key=lambda v: abs(v - target))
-    text = f"{length / 10:g} nm" if length >= 10 else f"{length:g} Å"
-    x0, y0 = 0.05 * width, 0.05 * width
-    xmin, xmax = ax.get_xlim()
-    ymin, ymax = ax.get_ylim()
-    height = ymax - ymin
-    ax.add_patch(Rectangle((xmin + x0, ymin + y0), length, 0.02 * height, color="white", ec="black", lw=0.5))
-    ax.text(xmin + x0 + length / 2, ymin + y0 + 0.04 * height, text, color="white", ha="center", va="bottom",
-            fontsize=8, fontweight="bold")
+    path = Path(path)
+    if (path / "parameters.json").is_file():
+        return path
+    if not path.is_dir():
+        raise TemnnError(f"{path}: no such folder; give an image set DATA/images/NAME made by `temnn images`")
+    images = path / "images"
+    names = sorted(p.name for p in images.iterdir() if (p / "parameters.json").is_file()) if images.is_dir() else []
+    if len(names) == 1:
+        return images / names[0]
+    if not names:
+        raise TemnnError(
+            f"{path}: not an image set (no parameters.json) and no image sets in {images}; "
+            "run `temnn images` first or give the folder DATA/images/NAME"
+        )
+    raise TemnnError(f"{path}: holds several image sets ({', '.join(names)}); give one as {images}/NAME")

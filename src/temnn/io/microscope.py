@@ -41,7 +41,8 @@ import numpy as np
 
 from .files import one_line
 from ..errors import TemnnError, missing_package
-from ..analysis._arrays import positive_sampling
+from ..checks import positive_sampling
+from ..units import SECONDS_PER_UNIT, angstrom_per_unit
 
 __all__ = [
     "PLUGINS",
@@ -71,76 +72,7 @@ PLUGINS: dict[str, str] = {
 # those formats hold single small images, so they are read eagerly.
 _EAGER_PLUGINS = frozenset({"image"})
 
-_ANGSTROM_PER_UNIT = {
-    "m": 1e10,
-    "mm": 1e7,
-    "µm": 1e4,  # micro sign U+00B5 (DigitalMicrograph, rsciio's TIFF reader)
-    "μm": 1e4,  # Greek mu U+03BC
-    "um": 1e4,
-    "micron": 1e4,
-    "micrometer": 1e4,
-    "micrometre": 1e4,
-    "nm": 10.0,
-    "nanometer": 10.0,
-    "nanometre": 10.0,
-    "å": 1.0,  # U+00C5
-    "Å": 1.0,  # ångström sign U+212B
-    "a": 1.0,
-    "angstrom": 1.0,
-    "pm": 0.01,
-    "picometer": 0.01,
-}
-_PIXEL_UNITS = frozenset({"", "px", "pixel", "pixels", "<undefined>", "undefined", "none"})
-_SECONDS_PER_UNIT = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "μs": 1e-6, "us": 1e-6, "ns": 1e-9, "min": 60.0}
 _SQUARE_TOLERANCE = 1e-3  # relative difference of the x and y pixel sizes still called square
-
-
-def angstrom_per_unit(unit: str | None, *, where: str = "calibration") -> float | None:
-    """Length of one calibration unit [Å], or None for an uncalibrated (pixel) axis.
-
-    Parameters
-    ----------
-    unit : str or None
-        Axis unit as the file states it (``"nm"``, ``"µm"``, ``"um"``, ``"pm"``, ``"Å"``, …).
-    where : str
-        What the unit belongs to (file and axis), for the error message.
-
-    Returns
-    -------
-    float or None
-        Å per unit; None when the axis has no length unit (pixels, empty, undefined).
-
-    Raises
-    ------
-    TemnnError
-        A reciprocal unit (``1/nm``: a diffraction pattern or an FFT) or a unit that is no
-        length.
-
-    Examples
-    --------
-    >>> angstrom_per_unit("µm")
-    10000.0
-    >>> angstrom_per_unit(None) is None
-    True
-    """
-    if unit is None:
-        return None
-    text = str(unit).strip()
-    key = text.lower() if text not in _ANGSTROM_PER_UNIT else text
-    if key in _PIXEL_UNITS:
-        return None
-    compact = key.replace(" ", "")
-    if compact.startswith("1/") or compact.endswith("^-1") or compact.endswith("-1"):
-        raise TemnnError(
-            f"{where}: the pixel size is in reciprocal units ({text!r}), i.e. this is a diffraction pattern "
-            "or a Fourier transform; temnn analyses real-space HR-TEM images (calibrated in nm, µm, pm or Å)"
-        )
-    if key in _ANGSTROM_PER_UNIT:
-        return _ANGSTROM_PER_UNIT[key]
-    raise TemnnError(
-        f"{where}: unknown length unit {text!r} (expected one of m, mm, µm, um, nm, Å, pm); "
-        "give the pixel size explicitly with sampling= (--sampling) in Å/pixel"
-    )
 
 
 @dataclass(frozen=True)
@@ -494,7 +426,7 @@ def _frame_interval(nav_axes: Sequence[Mapping[str, Any]]) -> float | None:
     if len(nav_axes) != 1:
         return None
     unit = _text(nav_axes[0].get("units"))
-    per_unit = _SECONDS_PER_UNIT.get(unit or "")
+    per_unit = SECONDS_PER_UNIT.get(unit or "")
     scale = _number(nav_axes[0].get("scale"))
     return scale * per_unit if per_unit and scale else None
 

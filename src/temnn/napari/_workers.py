@@ -425,7 +425,7 @@ def simulate_and_train(run: TrainingRun) -> Generator[Step, None, Path]:
     pathlib.Path
         The trained model's stem (``MODEL/best``), ready for :func:`temnn.load_model`.
     """
-    from ..io.dataset import generate_dataset
+    from ..workflows.structures import generate_dataset
     from ..nn.training import TrainingOptions, train
     from ..cli.images import make_images
     from ..simulate.waves import WaveSettings

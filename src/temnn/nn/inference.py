@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .standardise import local_standardise, standardisation_sigma
-from ..analysis._arrays import real_finite
+from ..checks import real_finite
 from .tiling import check_channels
 from ..errors import TemnnError
 from .blocks import Network

@@ -24,45 +24,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..io.files import read_numpy
+from ..io.image_sets import find_image_set
 from .._random import sample_rng
 from ..errors import TemnnError
 from ..parameters import Parameters
 from .augment import NO_AUGMENTATION, Augmentation, AugmentationDraw, apply_geometry, apply_intensity
 from .standardise import local_standardise, standardisation_sigma
 
-__all__ = ["ImageSet", "find_image_set", "check_compatible", "make_loader", "start_epoch", "prepare_batch"]
+__all__ = ["ImageSet", "check_compatible", "make_loader", "start_epoch", "prepare_batch"]
 
 _IMAGE_FILE = re.compile(r"^(\d{5})_(\d{2})\.npz$")
-
-
-def find_image_set(path: str | os.PathLike) -> Path:
-    """The image-set folder for ``path``: the folder itself, or the only one in ``path/images``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        ``DATA/images/NAME`` or a data folder ``DATA`` with exactly one image set.
-
-    Returns
-    -------
-    pathlib.Path
-        Folder holding ``parameters.json`` and the ``NNNNN_EE.npz`` files.
-    """
-    path = Path(path)
-    if (path / "parameters.json").is_file():
-        return path
-    if not path.is_dir():
-        raise TemnnError(f"{path}: no such folder; give an image set DATA/images/NAME made by `temnn images`")
-    images = path / "images"
-    names = sorted(p.name for p in images.iterdir() if (p / "parameters.json").is_file()) if images.is_dir() else []
-    if len(names) == 1:
-        return images / names[0]
-    if not names:
-        raise TemnnError(
-            f"{path}: not an image set (no parameters.json) and no image sets in {images}; "
-            "run `temnn images` first or give the folder DATA/images/NAME"
-        )
-    raise TemnnError(f"{path}: holds several image sets ({', '.join(names)}); give one as {images}/NAME")
 
 
 class TrainingSet(Dataset):
@@ -116,7 +87,7 @@ class ImageSet(TrainingSet):
     Parameters
     ----------
     path : str or os.PathLike
-        Image-set folder (see :func:`find_image_set`).
+        Image-set folder (see :func:`temnn.io.image_sets.find_image_set`).
     augmentation : Augmentation, optional
         Augmentation ranges; ``None`` for none (validation and test sets).
     seed : int

@@ -28,7 +28,8 @@ import torch
 from ..errors import TemnnError
 from ..parameters import Parameters
 from ..simulate.labels import make_label
-from ..simulate.synthesis import check_dataset, check_sampling, draw_image, label_inputs, synthesise
+from ..io.samples import check_dataset, label_inputs
+from ..simulate.synthesis import check_sampling, draw_image, synthesise
 from .augment import NO_AUGMENTATION, Augmentation, apply_geometry
 from ..io.dataset import Dataset as WaveDataset
 from .loader import TrainingSet, prepare_batch
@@ -68,7 +69,7 @@ class OnTheFlySet(TrainingSet):
     ------
     TemnnError
         A missing parameters file, a folder without exit waves, or a label that does not
-        fit the stored sites (see :func:`~temnn.simulate.synthesis.check_dataset`).
+        fit the stored sites (see :func:`~temnn.io.samples.check_dataset`).
     """
 
     image_epochs = None

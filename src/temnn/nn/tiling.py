@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..errors import TemnnError
-from ..analysis._arrays import positive_sampling
+from ..checks import positive_sampling
 
 __all__ = [
     "blend_window",

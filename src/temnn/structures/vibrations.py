@@ -6,7 +6,7 @@ exposure, so an image averages many snapshots. Two models:
 * **Debye-Waller smearing** (:func:`debye_waller`): every atom's potential is
   convolved with one Gaussian (``WaveSettings.debye_waller``); homogeneous and free.
 * **Frozen phonons**: the exit waves of N randomly displaced copies are averaged
-  (:func:`frozen_phonon_wave`). The *local-environment* variant draws each atom's
+  (:func:`temnn.simulate.phonons.frozen_phonon_wave`). The *local-environment* variant draws each atom's
   displacement from a Gaussian whose widths depend on its element and
   coordination number, measured on a molecular-dynamics trajectory
   (:func:`vibrational_amplitudes`); low-coordinated edge atoms vibrate more
@@ -46,16 +46,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
 from scipy import constants
 
 from ..errors import TemnnError
-
-if TYPE_CHECKING:
-    from ..simulate.waves import ExitWave, WaveSettings
 
 __all__ = [
     "DEFAULT_CUTOFF_FACTOR",
@@ -70,8 +67,6 @@ __all__ = [
     "edge_frames",
     "edge_vibrations",
     "perturb_atoms",
-    "frozen_phonon_wave",
-    "FrozenPhonons",
 ]
 
 DEFAULT_CUTOFF_FACTOR = 1.2
@@ -254,7 +249,7 @@ class VibrationalAmplitudes:
         sigmas : mapping
             ``{element: σ}`` [Å]; e.g. ``{"S": math.sqrt(debye_waller("S", 580, 300))}``.
         cutoff_factor : float
-            Neighbour definition (irrelevant here, kept for :meth:`save`).
+            Neighbour definition (irrelevant here, kept in the amplitudes file).
         """
         groups = {}
         for element, sigma in sigmas.items():
@@ -300,7 +295,7 @@ class VibrationalAmplitudes:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (what :meth:`save` writes)."""
+        """JSON-ready form (what :func:`temnn.io.vibrations.write_amplitudes` writes)."""
         return {
             "cutoff_factor": self.cutoff_factor,
             "groups": [{"element": e, "coordination": cn, **g.to_dict()} for (e, cn), g in sorted(self.groups.items())],
@@ -323,21 +318,8 @@ class VibrationalAmplitudes:
             raise TemnnError(
                 f"{source}: not a vibrational-amplitudes file ({type(err).__name__}: {err}); expected "
                 '{"cutoff_factor": 1.2, "groups": [{"element": "S", "coordination": 3, "sigma": [sx, sy, sz]}, …], '
-                '"edges": null}, as written by VibrationalAmplitudes.save'
+                '"edges": null}, as written by temnn.io.vibrations.write_amplitudes'
             ) from None
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the amplitudes as JSON (atomically)."""
-        from ..io.files import write_json
-
-        write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> VibrationalAmplitudes:
-        """Read amplitudes written by :meth:`save`."""
-        from ..io.files import read_json
-
-        return cls.from_dict(read_json(path), source=str(path))
 
 
 def read_trajectory(trajectory: str | os.PathLike | Sequence[Atoms]) -> list[Atoms]:
@@ -566,101 +548,6 @@ def perturb_atoms(atoms: Atoms, amplitudes: VibrationalAmplitudes, rng: np.rando
     out = atoms.copy()
     out.positions = atoms.positions + displacement
     return out
-
-
-def frozen_phonon_wave(
-    atoms: Atoms,
-    amplitudes: VibrationalAmplitudes,
-    n: int,
-    settings: WaveSettings | None = None,
-    rng: np.random.Generator | None = None,
-    *,
-    scale: float = 1.0,
-) -> ExitWave:
-    """Exit wave averaged over ``n`` frozen-phonon configurations.
-
-    Parameters
-    ----------
-    atoms : ase.Atoms
-        The static structure (orthogonal cell, beam along z).
-    amplitudes : VibrationalAmplitudes
-        Amplitudes per element and coordination (and edges) [Å].
-    n : int
-        Number of configurations.
-    settings : WaveSettings, optional
-        Multislice settings (temnn's defaults when None). Leave ``debye_waller``
-        unset: the configurations already model the vibrations.
-    rng : numpy.random.Generator, optional
-        Source of the displacements (a fresh default generator when None).
-    scale : float
-        Factor on every amplitude [1].
-
-    Returns
-    -------
-    ExitWave
-        The mean of the configurations' complex exit waves: the coherent part of
-        the wave, whose intensity lacks the thermal diffuse background (small for
-        thin 2D samples).
-
-    Notes
-    -----
-    A loop over :func:`temnn.simulate.waves.exit_wave` rather than
-    ``abtem.FrozenPhonons``: abTEM 1.0 takes per-atom σ along Cartesian axes, but
-    not the edge atoms' rotated frames, and the loop keeps temnn's deterministic
-    FFT planning and per-sample random streams. The mean of the displaced copies of
-    one atom's wave is its static wave convolved with the displacement Gaussian,
-    so an isolated column's width grows as σ² → σ² + ⟨u²⟩.
-    """
-    from ..simulate.waves import ExitWave, exit_wave
-
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise TemnnError(f"frozen phonons: the number of configurations must be a positive integer, got {n!r}")
-    rng = rng if rng is not None else np.random.default_rng()
-    total = None
-    wave = None
-    for _ in range(int(n)):
-        wave = exit_wave(perturb_atoms(atoms, amplitudes, rng, scale=scale), settings)
-        total = wave.array.astype(np.complex128) if total is None else total + wave.array
-    assert wave is not None and total is not None
-    return ExitWave(array=(total / n).astype(np.complex64), sampling=wave.sampling, energy=wave.energy)
-
-
-@dataclass(frozen=True)
-class FrozenPhonons:
-    """A picklable exit-wave hook for the structures stage: ``hook(atoms, settings, rng) -> ExitWave``.
-
-    Replaces ``exit_wave(atoms, settings)`` by :func:`frozen_phonon_wave` with
-    these amplitudes, so that a data-set generator can offer
-    ``--frozen-phonons N --amplitudes FILE``.
-
-    Attributes
-    ----------
-    amplitudes : VibrationalAmplitudes
-        Amplitudes per element and coordination (and edges) [Å].
-    configurations : int
-        Configurations averaged per exit wave.
-    scale : float
-        Factor on every amplitude [1].
-
-    Examples
-    --------
-    >>> hook = FrozenPhonons(VibrationalAmplitudes.isotropic({"Au": 0.05}), configurations=4)
-    >>> hook.configurations
-    4
-    """
-
-    amplitudes: VibrationalAmplitudes
-    configurations: int
-    scale: float = 1.0
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike, configurations: int, *, scale: float = 1.0) -> FrozenPhonons:
-        """The hook for an amplitudes file written by :meth:`VibrationalAmplitudes.save`."""
-        return cls(VibrationalAmplitudes.load(path), configurations, scale)
-
-    def __call__(self, atoms: Atoms, settings: WaveSettings | None, rng: np.random.Generator) -> ExitWave:
-        """The frozen-phonon exit wave of ``atoms`` (see :func:`frozen_phonon_wave`)."""
-        return frozen_phonon_wave(atoms, self.amplitudes, self.configurations, settings, rng, scale=self.scale)
 
 
 # --------------------------------------------------------------------- helpers

@@ -190,8 +190,7 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     """
     from tqdm import tqdm
 
-    from ..io.image_sets import list_images
-    from ..nn.loader import find_image_set
+    from ..io.image_sets import find_image_set, list_images
     from ..parameters import Parameters
 
     if not (isinstance(batch_size, int) and batch_size >= 1):
