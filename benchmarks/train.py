@@ -44,7 +44,7 @@ from temnn.io.dataset import Dataset, save_sites, save_wave
 from temnn.nn.loader import ImageSet, make_loader, prepare_batch, start_epoch
 from temnn.nn.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
 from temnn.nn import Task, build_model, count_parameters, task_for
-from temnn.cli.images import make_images
+from temnn.workflows.images import make_images
 from temnn.simulate.waves import ExitWave
 
 RESULTS = Path(__file__).parent / "results" / "train.json"

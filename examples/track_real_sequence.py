@@ -49,7 +49,7 @@ def plot_outlines(frames: list[np.ndarray], labels: list[np.ndarray], sampling: 
     from matplotlib.patheffects import withStroke
 
     from temnn.analysis.plotting import save_figure, show_image
-    from temnn.cli.track import id_colour
+    from temnn.analysis.track_plots import id_colour
 
     fig, axes = plt.subplots(1, len(frames), figsize=(3.3 * len(frames), 3.6), squeeze=False)
     for t, (ax, frame, label) in enumerate(zip(axes[0], frames, labels)):

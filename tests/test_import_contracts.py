@@ -2,7 +2,7 @@
 
 Parts, left to right; a module may import only its own part and parts to its left:
 
-    base (errors, _random, units, aberrations, parameters) → structures → simulate → io → nn
+    base (errors, _random, checks, units, aberrations, parameters) → structures → simulate → io → nn
     → analysis → workflows → cli → napari
 
 Every import counts: module level, inside functions (lazy) and under TYPE_CHECKING, plus the

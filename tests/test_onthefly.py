@@ -18,7 +18,7 @@ from temnn.io.image_sets import read_image
 from temnn.nn.loader import make_loader, start_epoch
 from temnn.nn.onthefly import OnTheFlySet, collate_synthesis, form_batch_images, prepare_synthesis_batch
 from temnn.simulate import synthesis
-from temnn.cli.images import make_images
+from temnn.workflows.images import make_images
 from temnn.simulate.waves import ExitWave
 from temnn.structures.sample import Sample
 

@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "ExperimentalData": "temnn.analysis.experimental",
     "SimulatedData": "temnn.analysis.simulated",
     "evaluate": "temnn.workflows.evaluate",
-    "make_images": "temnn.cli.images",
+    "make_images": "temnn.workflows.images",
     "wavelength": "temnn.simulate.optics",
     "scherzer_defocus": "temnn.simulate.optics",
     "ctf": "temnn.simulate.optics",

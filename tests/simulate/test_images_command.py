@@ -15,7 +15,7 @@ from temnn import Parameters, TemnnError
 from temnn.cli import main
 from temnn.io.dataset import Dataset, save_sites, save_wave
 from temnn.io.image_sets import image_paths, list_images, read_image
-from temnn.cli.images import make_images
+from temnn.workflows.images import make_images
 from temnn.simulate.draw import MicroscopeParameters
 from temnn.simulate.waves import ExitWave
 from temnn.structures.sample import Sample

@@ -1,4 +1,4 @@
-"""``temnn reconstruct``: classical (Gerchberg-Saxton) exit-wave reconstruction of a focal series.
+"""``temnn reconstruct`` (argparse layer of :func:`temnn.workflows.reconstruct.reconstruct_series`): classical (Gerchberg-Saxton) exit-wave reconstruction of a focal series.
 
 The baseline a network's exit-wave reconstruction is compared with (publication I,
 section 6). SERIES is
@@ -23,15 +23,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-
-from ..errors import TemnnError
 
 __all__ = ["register"]
-
-_CTF_OPTIONS = ("C12", "phi12", "C21", "phi21", "C23", "phi23", "C32", "phi32", "C34", "phi34", "C45", "phi45")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,115 +62,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..io.files import output_folder, read_json, save_npz, write_json
-    from ..simulate.optics import CTF
-    from ..analysis.reconstruction import compare_to_truth, plot_reconstruction, reconstruct_exit_wave
+    from ..workflows.reconstruct import reconstruct_series
 
-    output_folder(args.out, what="--out", create=False)
-    images, sampling, microscope, truth = _read_series(args.series)
-    settings = _ctf_settings(args, microscope, len(images))
-    sampling = args.sampling if args.sampling is not None else sampling
-    if sampling is None:
-        raise TemnnError(f"{args.series}: no pixel size stored; give --sampling in Å/pixel")
-    if args.truth is not None:
-        truth = _read_truth(args.truth, sampling)
-    if truth is not None and truth.shape != images.shape[1:]:
-        raise TemnnError(f"truth: a wave of {truth.shape} pixels, but the images are {images.shape[1:]}; "
-                         "give the exit wave on the images' grid")
-    record: dict[str, Any] = {"series": str(args.series), "truth": None if args.truth is None else str(args.truth),
-                              "sampling": sampling, "iterations": args.iterations, "cutoff": args.cutoff, **settings}
-    out = args.out
-    done = out / "reconstruction.json"
-    if done.exists() and (out / "reconstruction.npz").exists() and read_json(done).get("settings") == record:
+    overrides = {"defocus": args.defocus, "C30": args.cs, "energy": args.energy, "focal_spread": args.focal_spread,
+                 "angular_spread": args.angular_spread, "aperture": args.aperture}
+    run = reconstruct_series(args.series, args.out, overrides=overrides, sampling=args.sampling, truth=args.truth,
+                             iterations=args.iterations, cutoff=args.cutoff)
+    out, summary = run.out, run.summary
+    if run.skipped:
         print(f"{out}: already reconstructed with these settings (delete it to redo)")
         return 0
-    ctfs = [CTF(defocus=d, **{k: v for k, v in settings.items() if k != "defocus"}) for d in settings["defocus"]]
-    result = reconstruct_exit_wave(images, ctfs, sampling, iterations=args.iterations)
-    summary: dict[str, Any] = {"settings": record, "final_mismatch": float(result.history[-1]),
-                               "initial_mismatch": float(result.history[0])}
-    if truth is not None:
-        comparison = compare_to_truth(result.wave, truth, sampling, cutoff=args.cutoff)
-        summary.update(rmse=comparison.rmse, phase_rmse_rad=comparison.phase_rmse)
-    output_folder(out, what="--out")
-    save_npz(out / "reconstruction.npz", wave=result.wave.astype(np.complex64), sampling=np.float64(sampling),
-             history=result.history, defocus=np.asarray(settings["defocus"]))
-    plot_reconstruction(result, truth, cutoff=args.cutoff, path=out / "reconstruction.png")
-    write_json(done, summary)  # last: marks the run as finished
-    print(f"{len(images)} images, {args.iterations} iterations: RMS amplitude mismatch "
-          f"{result.history[0]:.4g} → {result.history[-1]:.4g}")
-    if truth is not None:
+    print(f"{run.images} images, {args.iterations} iterations: RMS amplitude mismatch "
+          f"{summary['initial_mismatch']:.4g} → {summary['final_mismatch']:.4g}")
+    if "rmse" in summary:
         print(f"against the truth (wavelengths beyond σ = {args.cutoff:g} Å removed): RMSE {summary['rmse']:.4f}, "
               f"phase RMSE {summary['phase_rmse_rad']:.4f} rad")
     print(f"written: {out}/reconstruction.npz, reconstruction.json, reconstruction.png")
     return 0
-
-
-def _read_series(path: Path) -> tuple[np.ndarray, float | None, dict[str, Any] | None, np.ndarray | None]:
-    """Images, sampling, the microscope parameters of a temnn image file, and its Exitwave label."""
-    from ..io.files import read_json, read_numpy
-    from ..analysis._arrays import complex_wave
-    from ..checks import real_finite
-
-    if not path.exists():
-        raise TemnnError(f"{path}: file not found")
-    sampling = microscope = truth = None
-    if path.suffix.lower() == ".npy":
-        with read_numpy(path) as images:
-            images = np.asarray(images)
-    elif path.suffix.lower() == ".npz":
-        with read_numpy(path) as f:
-            key = next((k for k in ("images", "image") if k in f.files), None)
-            if key is None:
-                raise TemnnError(f"{path}: expected the focal series as 'images' or 'image', found {f.files}")
-            images = f[key]
-            if "sampling" in f.files:
-                sampling = float(np.ravel(f["sampling"])[0])
-            label = f["label"] if "label" in f.files else None
-        if path.with_suffix(".json").exists():
-            microscope = read_json(path.with_suffix(".json"))
-            parameters = path.parent / "parameters.json"
-            if label is not None and parameters.exists() and read_json(parameters).get("label") == "Exitwave":
-                truth = complex_wave(label[:2], name=f"{path}: label")
-    else:
-        raise TemnnError(f"{path}: expected a .npy or .npz focal series, got {path.suffix!r}")
-    if images.ndim != 3 or len(images) < 2 or 0 in images.shape:
-        raise TemnnError(f"{path}: expected a focal series of two or more images (K, nx, ny), got shape {images.shape}")
-    images = np.asarray(real_finite(images, name=str(path)), dtype=np.float64)
-    return images, sampling, microscope, truth
-
-
-def _ctf_settings(args: argparse.Namespace, microscope: dict[str, Any] | None, count: int) -> dict[str, Any]:
-    """The CTF fields (energy, defocus list, aberrations, envelopes) from the .json, overridden by options."""
-    settings: dict[str, Any] = {}
-    if microscope is not None:
-        settings = {k: microscope[k] for k in ("energy", "defocus", "C30", "focal_spread", "angular_spread", "aperture",
-                                               *_CTF_OPTIONS) if k in microscope}
-    overrides = {"defocus": args.defocus, "C30": args.cs, "energy": args.energy, "focal_spread": args.focal_spread,
-                 "angular_spread": args.angular_spread, "aperture": args.aperture}
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    missing = [f"--{name}" for name, key in (("defocus", "defocus"), ("energy", "energy")) if key not in settings]
-    if missing:
-        raise TemnnError(f"reconstruct: give {' and '.join(missing)} (no microscope .json beside the series)")
-    defocus = [float(d) for d in np.atleast_1d(settings["defocus"])]
-    if len(defocus) != count:
-        raise TemnnError(f"--defocus: {len(defocus)} value(s) for {count} images; give one defocus in Å per image")
-    settings["defocus"] = defocus
-    return settings
-
-
-def _read_truth(path: Path, sampling: float) -> np.ndarray:
-    from ..io.files import read_numpy
-    from ..analysis._arrays import complex_wave
-
-    if path.suffix.lower() == ".npy":
-        with read_numpy(path, what="--truth") as wave:
-            return complex_wave(np.asarray(wave), name=str(path))
-    with read_numpy(path, what="--truth") as f:
-        key = next((k for k in ("wave", "label", "truth") if k in f.files), None)
-        if key is None:
-            raise TemnnError(f"{path}: expected the exit wave as 'wave', 'label' or 'truth', found {f.files}")
-        wave = f[key][:2] if key == "label" else f[key]
-        if "sampling" in f.files and not np.allclose(np.ravel(f["sampling"]), sampling, rtol=1e-3):
-            raise TemnnError(f"{path}: the wave's sampling {np.ravel(f['sampling']).tolist()} Å differs from the "
-                             f"images' {sampling} Å; resample it onto the images' grid first")
-    return complex_wave(wave, name=str(path))

@@ -194,8 +194,8 @@ def _run_flake(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
-    from ..workflows.structures import generate_dataset
     from ..simulate.waves import WaveSettings
+    from ..workflows.structures import make_structures
 
     if args.n < 0:
         raise TemnnError(f"N must be a non-negative number of systems, got {args.n}")
@@ -212,8 +212,7 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         projection=args.projection,
         debye_waller=args.debye_waller,
     )
-    wave_function = _frozen_phonons(args)
-    dataset = generate_dataset(
+    dataset, preview = make_structures(
         args.out,
         args.n,
         make,
@@ -223,16 +222,13 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         store_object_wave=args.store_object_wave,
-        wave_function=wave_function,
+        wave_function=_frozen_phonons(args),
         overwrite=args.overwrite,
+        preview=args.preview,
         progress=not args.quiet,
     )
-    if args.preview:
-        from ..io.previews import save_dataset_preview
-
-        path = Path(args.out) / "preview.png"
-        save_dataset_preview(dataset, dataset.indices()[: args.preview], path)
-        print(f"preview: {path}")
+    if preview is not None:
+        print(f"preview: {preview}")
     print(f"{dataset.root}: {len(dataset)} systems with exit waves and sites")
     return 0
 

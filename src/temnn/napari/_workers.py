@@ -427,7 +427,7 @@ def simulate_and_train(run: TrainingRun) -> Generator[Step, None, Path]:
     """
     from ..workflows.structures import generate_dataset
     from ..nn.training import TrainingOptions, train
-    from ..cli.images import make_images
+    from ..workflows.images import make_images
     from ..simulate.waves import WaveSettings
 
     spec = _generator(run.generator)

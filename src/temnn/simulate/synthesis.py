@@ -3,7 +3,7 @@
 This module is the single place where an image of the images stage is made, for both
 paths that make them:
 
-- ``temnn images`` (:mod:`temnn.cli.images`) writes image epochs to disk, one
+- ``temnn images`` (:mod:`temnn.workflows.images`) writes image epochs to disk, one
   sample at a time;
 - on-the-fly training (:mod:`temnn.nn.onthefly`) draws and labels in the loader
   workers and forms a whole batch on the training device every epoch.

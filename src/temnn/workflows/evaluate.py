@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import TemnnError
 from ..analysis.simulated import META_COLUMNS, TASK_METRIC, PreparedModel, SimulatedData, infer_series, prepare_models
 
-__all__ = ["EvaluationResult", "evaluate", "summarise", "SUMMARY_STATISTICS"]
+__all__ = ["EvaluationResult", "evaluate", "evaluate_to_folder", "summarise", "SUMMARY_STATISTICS"]
 
 SUMMARY_STATISTICS = ("images", "mean", "median", "p10", "p90", "min", "max", "perfect_fraction")
 """Columns of a summary row after ``metric``; ``p10``/``p90`` are the 10th/90th percentiles."""
@@ -277,3 +277,85 @@ def _format(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return str(value)
     return f"{value:.4g}"
+
+
+def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str | os.PathLike, *,
+                       radius: float = 10.0, threshold: float = 0.5, batch_size: int = 8, device: Any = "cpu",
+                       min_distance: float | None = None, progress: bool = True) -> Any:
+    """Evaluate a model (or ensemble) on an image set and write tables and figures (the ``temnn evaluate`` command).
+
+    Parameters
+    ----------
+    models : sequence of path or torch.nn.Module
+        One model, or several whose mean prediction is scored.
+    data : str or os.PathLike
+        The image set.
+    out : str or os.PathLike
+        Output folder.
+    radius, threshold, batch_size, device, min_distance, progress
+        As for :func:`evaluate` ([pixels], [0-1], images, device, [pixels]).
+
+    Returns
+    -------
+    EvaluationResult
+        The per-image rows and the summary.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..io.files import output_folder, write_json
+
+    out = output_folder(out, what="--out", create=False)
+    result = evaluate(list(models), data, radius=radius, threshold=threshold, batch_size=batch_size, device=device,
+                      min_distance=min_distance, progress=progress)
+    result.write(out)
+    histograms = [[result.metric]] + ([["pixel_f1"]] if result.metric == "atomic_f1" else [])
+    for columns in histograms:
+        fig, _ = result.plot_histogram(None if columns == [result.metric] else columns,
+                                       path=out / f"histogram_{columns[0]}.png")
+        plt.close(fig)
+    examples = {}
+    for name, row in result.examples().items():
+        example = SimulatedData(result.image_path(row))
+        example.infer(result.models, batch_size=batch_size, threshold=threshold)
+        examples[name] = (example, row)
+    _plot_examples(examples, result.metric, out / "examples.png", threshold=threshold, min_distance=min_distance)
+    median = examples["median"][0]
+    if result.label == "Exitwave":
+        fig, _ = median.plot_argand(path=out / "argand_median.png")
+        plt.close(fig)
+    if median.disagreement is not None:
+        fig, _ = median.plot_disagreement(path=out / "disagreement_median.png")
+        plt.close(fig)
+    write_json(out / "evaluation.json", {
+        "models": [m.name for m in result.models],
+        "image_set": str(result.folder),
+        "label": result.label,
+        "images": len(result.rows),
+        "metric": result.metric,
+        "radius_px": radius,
+        "min_distance_px": min_distance,
+        "threshold": threshold,
+        "examples": {name: {"index": row["index"], "epoch": row["epoch"], result.metric: row[result.metric]}
+                     for name, (_, row) in examples.items()},
+    })
+    return result
+
+
+def _plot_examples(examples: dict[str, tuple[Any, dict[str, Any]]], metric: str, path: Path, *, threshold: float,
+                   min_distance: float | None) -> None:
+    """One row per example (best, median, worst): image(s), label and prediction."""
+    import matplotlib.pyplot as plt
+
+    from ..analysis.plotting import save_figure
+
+    columns = max(data.panel_count() for data, _ in examples.values())
+    fig, grid = plt.subplots(len(examples), columns, figsize=(3.2 * columns, 3.4 * len(examples)), squeeze=False)
+    for axes, (name, (data, row)) in zip(grid, examples.items()):
+        data.plot(axes=list(axes[:data.panel_count()]),
+                  title=f"{name} ({row['index']:05d}_{row['epoch']:02d}, {metric} {row[metric]:.3g})",
+                  threshold=threshold, min_distance=min_distance)
+        for ax in axes[data.panel_count():]:
+            ax.set_axis_off()
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
@@ -24,7 +25,7 @@ from .runner import run_samples
 if TYPE_CHECKING:
     from ..structures.sample import Sample
 
-__all__ = ["generate_dataset"]
+__all__ = ["generate_dataset", "make_structures"]
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,57 @@ def generate_dataset(
     finally:
         finish_manifest(dataset, manifest)
     return dataset
+
+
+def make_structures(
+    out: str | os.PathLike,
+    n: int,
+    make_sample: Callable[[np.random.Generator], Sample],
+    *,
+    seed: int,
+    start: int = 0,
+    wave_settings: WaveSettings | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    store_object_wave: bool = False,
+    wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None,
+    overwrite: bool = False,
+    preview: int = 0,
+    progress: bool = True,
+) -> tuple[Dataset, Path | None]:
+    """``temnn structures``: :func:`generate_dataset`, then a preview PNG of its first samples.
+
+    Parameters
+    ----------
+    out, n, make_sample, seed, start, wave_settings, workers, scheduler, store_object_wave, wave_function, \
+overwrite, progress
+        As for :func:`generate_dataset`.
+    preview : int
+        Samples shown in ``out/preview.png`` (structure with sites over exit-wave phase); 0: no preview.
+
+    Returns
+    -------
+    (Dataset, pathlib.Path or None)
+        The data set and the preview file (None without one).
+    """
+    dataset = generate_dataset(
+        out,
+        n,
+        make_sample,
+        seed=seed,
+        start=start,
+        wave_settings=wave_settings,
+        workers=workers,
+        scheduler=scheduler,
+        store_object_wave=store_object_wave,
+        wave_function=wave_function,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    if not preview:
+        return dataset, None
+    from ..io.previews import save_dataset_preview
+
+    path = Path(out) / "preview.png"
+    save_dataset_preview(dataset, dataset.indices()[:preview], path)
+    return dataset, path
