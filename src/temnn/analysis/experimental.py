@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import TemnnError
 from ..checks import real_finite
 from ..io.microscope import read_microscope_file
-from ..nn.tiling import check_channels, infer_image
+from ..nn.inference import predict
+from ..nn.tiling import check_channels
 
 __all__ = ["ExperimentalData", "Dose"]
 
@@ -197,7 +198,7 @@ class ExperimentalData:
 
     def infer(self, model: Any, *, tile: int = 512, overlap: int = 64, batch_size: int = 4, device: Any = None,
               focal_series: bool = False) -> np.ndarray:
-        """Apply a trained model to the selected frame, tile by tile (see :func:`~temnn.nn.tiling.infer_image`).
+        """Apply a trained model to the selected frame, tile by tile (see :func:`temnn.nn.inference.predict`).
 
         The frame is resampled to the model's training sampling when it lies outside the
         range in the model card (a warning says so), standardised as in training, run
@@ -226,8 +227,7 @@ class ExperimentalData:
             float32 (K, nx, ny) prediction, also kept as :attr:`prediction`.
         """
         series = self._series(self.frame_index, model, focal_series)
-        self.prediction = infer_image(model, series, sampling=self.sampling, tile=tile, overlap=overlap,
-                                      batch_size=batch_size, device=device, source=str(self.path))
+        self.prediction = self._predict(model, series, tile=tile, overlap=overlap, batch_size=batch_size, device=device)
         return self.prediction
 
     def infer_frames(self, model: Any, *, frames: Iterable[int] | None = None, tile: int = 512, overlap: int = 64,
@@ -256,10 +256,16 @@ class ExperimentalData:
         def stream() -> Iterator[tuple[int, np.ndarray]]:
             for index in indices:
                 series = self._series(index, model, focal_series)
-                yield index, infer_image(model, series, sampling=self.sampling, tile=tile, overlap=overlap,
-                                         batch_size=batch_size, device=device, source=str(self.path))
+                yield index, self._predict(model, series, tile=tile, overlap=overlap, batch_size=batch_size,
+                                           device=device)
 
         return stream()
+
+    def _predict(self, model: Any, series: np.ndarray, **options: Any) -> np.ndarray:
+        """:func:`temnn.nn.inference.predict` on one (nx, ny) frame or (C, nx, ny) series, resampled to the card's range."""
+        series = np.asarray(series, dtype=np.float32)
+        return predict(model, series if series.ndim == 3 else series[None], sampling=self.sampling, resample=True,
+                       source=str(self.path), **options)
 
     def _series(self, start: int, model: Any, focal_series: bool) -> np.ndarray:
         """The network input starting at frame ``start``: one frame, or a focal series of C frames."""

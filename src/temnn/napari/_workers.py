@@ -88,7 +88,7 @@ def plan_prediction(model: Any, frames: LayerFrames) -> list[int]:
 
 def predict_frames(model: Any, frames: LayerFrames, starts: list[int], *, sampling: float, tile: int = 512,
                    overlap: int = 64, batch_size: int = 4) -> Generator[Step, None, None]:
-    """Apply a model to every input of a layer, tile by tile (:func:`temnn.nn.tiling.infer_image`).
+    """Apply a model to every input of a layer, tile by tile (:func:`temnn.nn.inference.predict`).
 
     Parameters
     ----------
@@ -110,13 +110,14 @@ def predict_frames(model: Any, frames: LayerFrames, starts: list[int], *, sampli
     Step
         After each input; ``value`` is ``(k, prediction)`` with the (K, nx, ny) prediction of input k.
     """
-    from ..nn.tiling import infer_image
+    from ..nn.inference import predict
 
     channels = int(getattr(model, "in_channels", 1))
     for k, start in enumerate(starts):
         series = frames.frame(start) if channels == 1 else frames.series(start, channels)
-        prediction = infer_image(model, series, sampling=sampling, tile=tile, overlap=overlap,
-                                 batch_size=batch_size, source=f"layer '{frames.name}'")
+        series = np.asarray(series, dtype=np.float32)
+        prediction = predict(model, series if series.ndim == 3 else series[None], sampling=sampling, tile=tile,
+                             overlap=overlap, batch_size=batch_size, resample=True, source=f"layer '{frames.name}'")
         yield Step(k + 1, len(starts), f"frame {start + 1} of {len(frames)}", (k, prediction))
 
 

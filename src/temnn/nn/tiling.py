@@ -6,13 +6,13 @@ thousands of frames never fits in memory. Here
 - :func:`predict_tiled` runs any network function over overlapping tiles of one image and
   blends them with weights that sum to one, so memory is bounded by tile × batch (plus the
   image and its prediction);
-- :func:`infer_image` does what a trained model needs around that: resample the image to the
-  model's training sampling, standardise it *once on the whole frame* (thesis eq. 3.1; the
-  12 Å Gaussian is far wider than any tile overlap, so standardising tiles separately would
-  change the input near every seam), tile the network, and bring the prediction back to the
-  image's pixel grid;
-- :func:`infer_frames` streams an iterable of frames (a lazily read stack) through
-  :func:`infer_image`, one frame in memory at a time.
+- :func:`inference_sampling` picks the sampling a model runs at (its card's training range);
+- :func:`temnn.nn.inference.predict` (the one inference function) does what a trained model
+  needs around the tiling: resample the image to the model's training sampling, standardise it
+  *once on the whole frame* (thesis eq. 3.1; the 12 Å Gaussian is far wider than any tile
+  overlap, so standardising tiles separately would change the input near every seam), tile the
+  network, and bring the prediction back to the image's pixel grid;
+  :func:`temnn.nn.inference.predict_frames` streams a stack through it, one frame at a time.
 
 Layout: along each axis the first tile starts at the image's start and the last ends at its
 end; the tiles between are spread evenly, neighbours overlapping by at least ``overlap``
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -48,8 +48,6 @@ __all__ = [
     "predict_tiled",
     "size_multiple",
     "inference_sampling",
-    "infer_image",
-    "infer_frames",
     "check_channels",
     "check_tiling",
 ]
@@ -277,122 +275,6 @@ def inference_sampling(model: Any, sampling: float, *, source: str = "image") ->
             stacklevel=2,
         )
     return target
-
-
-def infer_image(
-    model: Any,
-    image: np.ndarray,
-    *,
-    sampling: float,
-    tile: int = 512,
-    overlap: int = 64,
-    batch_size: int = 4,
-    device: Any = None,
-    source: str = "image",
-) -> np.ndarray:
-    """A trained model's prediction for one raw image (or focal series), tile by tile.
-
-    Parameters
-    ----------
-    model : temnn.nn.Network
-        From :func:`temnn.load_model`: its card gives the task (output activation), the
-        standardisation width ``normalizedistance`` [Å] and the training sampling range.
-    image : numpy.ndarray
-        Raw intensities (nx, ny), or a focal series (C, nx, ny) with C = the model's input
-        channels.
-    sampling : float
-        Image sampling [Å/pixel].
-    tile : int
-        Tile side [pixels] at the network's sampling.
-    overlap : int
-        Tile overlap [pixels].
-    batch_size : int
-        Tiles per forward pass.
-    device : str or torch.device, optional
-        Where to run (the model is moved there); default: where the model is.
-    source : str
-        Name of the image for messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 (K, nx, ny): probabilities (segmentation) or values (exit wave) on the
-        image's own pixel grid.
-    """
-    task = getattr(model, "task", None)
-    normalizedistance = (getattr(model, "card", None) or {}).get("normalizedistance")
-    if task is None or normalizedistance is None:
-        raise TemnnError("model: load it with temnn.load_model (its card must give the task and normalizedistance)")
-    image = np.asarray(image, dtype=np.float32)
-    series = image if image.ndim == 3 else image[None]
-    check_channels(model, series.shape[0], source=source)
-    if device is not None:
-        model.to(device)
-    run_on = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        return _infer_series(model, task, float(normalizedistance), series, sampling, tile=tile, overlap=overlap,
-                             batch_size=batch_size, run_on=run_on, source=source)
-    finally:
-        model.train(was_training)
-
-
-def _infer_series(model: Any, task: Any, normalizedistance: float, series: np.ndarray, sampling: float, *,
-                  tile: int, overlap: int, batch_size: int, run_on: Any, source: str) -> np.ndarray:
-    """Resample, standardise, tile and resample back (see :func:`infer_image`); model in eval mode."""
-    import torch
-    from skimage.transform import resize
-
-    from .standardise import local_standardise, standardisation_sigma
-
-    shape = series.shape[1:]
-    target = inference_sampling(model, sampling, source=source)
-    if target != sampling:
-        new_shape = tuple(max(1, round(n * sampling / target)) for n in shape)
-        series = resize(series, (series.shape[0], *new_shape), order=1, preserve_range=True,
-                        anti_aliasing=target > sampling).astype(np.float32)
-        target = sampling * shape[0] / new_shape[0]  # the sampling the rounding actually gives
-    with torch.no_grad():
-        sigma = standardisation_sigma(normalizedistance, target)
-        standardised = local_standardise(torch.from_numpy(series).to(run_on), sigma).cpu()
-
-        def model_fn(batch: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                logits = model(torch.from_numpy(batch).to(run_on))
-                return task.activate(logits).float().cpu().numpy()
-
-        prediction = predict_tiled(model_fn, standardised.numpy(), tile=tile, overlap=overlap,
-                                   batch_size=batch_size, multiple=size_multiple(model))
-    if prediction.shape[1:] != shape:
-        prediction = resize(prediction, (prediction.shape[0], *shape), order=1, preserve_range=True,
-                            anti_aliasing=prediction.shape[1] > shape[0]).astype(np.float32)
-    return prediction
-
-
-def infer_frames(model: Any, frames: Iterable[np.ndarray], *, sampling: float, tile: int = 512, overlap: int = 64,
-                 batch_size: int = 4, device: Any = None, source: str = "stack") -> Iterator[np.ndarray]:
-    """Stream frames through :func:`infer_image`: one frame in memory at a time.
-
-    Parameters
-    ----------
-    model : temnn.nn.Network
-        From :func:`temnn.load_model`.
-    frames : iterable of numpy.ndarray
-        (nx, ny) frames or (C, nx, ny) focal series, e.g. a lazily read stack.
-    sampling : float
-        Frame sampling [Å/pixel].
-    tile, overlap, batch_size, device, source
-        As for :func:`infer_image`.
-
-    Yields
-    ------
-    numpy.ndarray
-        float32 (K, nx, ny) prediction of each frame, in order.
-    """
-    for frame in frames:
-        yield infer_image(model, frame, sampling=sampling, tile=tile, overlap=overlap, batch_size=batch_size,
-                          device=device, source=source)
 
 
 def check_tiling(tile: int | tuple[int, int], overlap: int, batch_size: int = 1,
