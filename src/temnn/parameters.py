@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .aberrations import ABERRATIONS
 from .errors import TemnnError
 
 __all__ = ["Parameters", "THESIS_KEY_MAP", "LABELS", "ABERRATIONS", "FIELD_UNITS"]
@@ -45,8 +46,6 @@ Range = tuple[float, float]
 LABELS = ("Mask", "Disk", "Gaussian", "Exitwave")
 """Label types: which task a network learns (DESIGN.md, 'Labels and tasks')."""
 
-ABERRATIONS = ("C12", "C21", "C23", "C30", "C32", "C34", "C45")
-"""Polar aberrations (Krivanek notation) other than defocus C10 = -defocus."""
 
 THESIS_KEY_MAP = {"mtf_c1": "mtf_c0", "mtf_c2": "mtf_floor", "mtf_c3": "mtf_c3"}
 """Thesis listing A.1 key → temnn key (c1 → c0, c2 → C, c3 → c3: the reading that makes

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from ..aberrations import ABERRATION_KEYS
 from ..errors import TemnnError
 
 __all__ = ["ReconstructionRun", "reconstruct_series"]
 
-_CTF_OPTIONS = ("C12", "phi12", "C21", "phi21", "C23", "phi23", "C32", "phi32", "C34", "phi34", "C45", "phi45")
+_CTF_OPTIONS = tuple(key for key in ABERRATION_KEYS if key != "C30")  # C30 is --cs
 
 
 @dataclass(frozen=True)
