@@ -183,4 +183,5 @@ def test_docstring_examples() -> None:
 
     from temnn.analysis import noise
 
-    assert doctest.testmod(noise, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+    result = doctest.testmod(noise, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -46,7 +46,8 @@ def image256():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(tiling).failed == 0
+    result = doctest.testmod(tiling)
+    assert result.attempted > 0 and result.failed == 0
 
 
 # ----------------------------------------------------------------------- blending

@@ -24,7 +24,13 @@ _ANGSTROM_PER = {"Å": 1.0, "nm": 10.0}
 
 
 def nice_length(longest: float) -> float:
-    """The largest 1, 2 or 5 × 10ⁿ not above ``longest`` (a round scale-bar length) [any unit]."""
+    """The largest 1, 2 or 5 × 10ⁿ not above ``longest`` (a round scale-bar length) [any unit].
+
+    Examples
+    --------
+    >>> nice_length(37.0), nice_length(0.9), nice_length(5.0)
+    (20.0, 0.5, 5.0)
+    """
     if not longest > 0:
         raise TemnnError(f"scale bar: expected a positive length, got {longest!r}")
     decade = 10.0 ** math.floor(math.log10(longest))

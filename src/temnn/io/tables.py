@@ -21,6 +21,16 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Non
         A missing value is written as an empty field.
     path
         Output file (``.csv``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "areas.csv"
+    >>> write_csv([{"id": 1, "area_nm2": 4.5}, {"id": 2, "frame": 3}], path)
+    >>> print(path.read_text(encoding="utf-8"), end="")
+    id,area_nm2,frame
+    1,4.5,
+    2,,3
     """
     columns: dict[str, None] = {}
     for row in rows:
