@@ -1,23 +1,4 @@
-"""``temnn reconstruct`` (argparse layer of :func:`temnn.workflows.reconstruct.reconstruct_series`): classical (Gerchberg-Saxton) exit-wave reconstruction of a focal series.
-
-The baseline a network's exit-wave reconstruction is compared with (publication I,
-section 6). SERIES is
-
-- a ``.npy`` (K, nx, ny) focal series, or an ``.npz`` holding it as ``images``
-  or ``image`` (and optionally ``sampling``);
-- a temnn image file ``DATA/images/NAME/NNNNN_EE.npz``: its ``.json`` beside it
-  gives the defocus of every image, the energy, the aberrations and envelopes,
-  and, when the image set's label is ``Exitwave``, the stored label is the
-  ground truth.
-
-Command-line options override what the files say. OUT receives
-``reconstruction.npz`` (``wave`` complex64, ``sampling``, ``history``,
-``defocus``), ``reconstruction.json`` (settings, final mismatch, RMSE against
-the truth) and ``reconstruction.png`` (phase and amplitude of the
-reconstruction, the truth and their difference after removing the long
-wavelengths, and the convergence). Re-running with the same settings skips the
-work.
-"""
+"""``temnn reconstruct``: the argparse layer of :func:`temnn.workflows.reconstruct.reconstruct_series`."""
 
 from __future__ import annotations
 

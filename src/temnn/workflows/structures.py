@@ -167,46 +167,26 @@ def make_structures(
     n: int,
     make_sample: Callable[[np.random.Generator], Sample],
     *,
-    seed: int,
-    start: int = 0,
-    wave_settings: WaveSettings | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
-    store_object_wave: bool = False,
-    wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None,
-    overwrite: bool = False,
     preview: int = 0,
-    progress: bool = True,
+    **options: Any,
 ) -> tuple[Dataset, Path | None]:
     """``temnn structures``: :func:`generate_dataset`, then a preview PNG of its first samples.
 
     Parameters
     ----------
-    out, n, make_sample, seed, start, wave_settings, workers, scheduler, store_object_wave, wave_function, \
-overwrite, progress
+    out, n, make_sample
         As for :func:`generate_dataset`.
     preview : int
         Samples shown in ``out/preview.png`` (structure with sites over exit-wave phase); 0: no preview.
+    **options
+        The keyword arguments of :func:`generate_dataset` (``seed``, ``wave_settings``, ``workers``, …).
 
     Returns
     -------
     (Dataset, pathlib.Path or None)
         The data set and the preview file (None without one).
     """
-    dataset = generate_dataset(
-        out,
-        n,
-        make_sample,
-        seed=seed,
-        start=start,
-        wave_settings=wave_settings,
-        workers=workers,
-        scheduler=scheduler,
-        store_object_wave=store_object_wave,
-        wave_function=wave_function,
-        overwrite=overwrite,
-        progress=progress,
-    )
+    dataset = generate_dataset(out, n, make_sample, **options)
     if not preview:
         return dataset, None
     from ..io.previews import save_dataset_preview
