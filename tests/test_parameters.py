@@ -142,3 +142,11 @@ def test_parameter_ranges_cover_the_aberration_list_once():
 
     ranges = [f.name for f in dataclasses.fields(Parameters) if f.name.startswith("ctf_")]
     assert sorted(ranges) == sorted(f"ctf_{key.lower()}" for key in ABERRATION_KEYS)
+
+
+def test_every_field_has_one_rule_and_one_text():
+    """The schema (checker per field) and FIELD_UNITS (its text) cover exactly the dataclass fields."""
+    from temnn.parameters import _RULES, FIELD_UNITS
+
+    names = {f.name for f in dataclasses.fields(Parameters)} - {"source"}
+    assert set(_RULES) == names == set(FIELD_UNITS)
