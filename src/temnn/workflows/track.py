@@ -156,7 +156,6 @@ def track_file(
     """
     from ..analysis.instances import min_separation_pixels
     from ..io.tables import write_csv
-    from ..analysis.tracking import track
 
     stack = open_stack(path, "STACK", channel=channel, sampling=sampling)
     sampling = resolve_sampling(sampling, stack)
@@ -182,24 +181,8 @@ def track_file(
         print(f"temnn track: {out} is up to date (remove {summary.name} to redo)")
         return {**files, "summary": summary}
     output_folder(out, what="--out")
-
-    def write(dtype: Any) -> None:
-        def checked(tracked: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-            for frame in tracked:
-                if dtype == np.uint16 and frame.max(initial=0) > _UINT16_MAX_ID:
-                    raise _TooManyIds
-                yield frame
-
-        tracked = track(_progress(stack, "track", progress), min_separation=min_separation, sampling=sampling,
-                        threshold=threshold, overlap=overlap)
-        write_stack(files["labels"], checked(tracked), shape=stack.shape, dtype=dtype, pixel=sampling / 10,
-                     unit="nm", frame_interval=frame_interval, name="labels",
-                     extra={"sampling": np.float64(sampling)})
-
-    try:
-        write(np.uint16 if fmt == "tif" else np.int32)
-    except _TooManyIds:  # rare: tracking again is cheaper than holding the stack to convert it
-        write(np.uint32)
+    _write_labels(stack, files["labels"], fmt, min_separation=min_separation, sampling=sampling,
+                  threshold=threshold, overlap=overlap, frame_interval=frame_interval, progress=progress)
 
     from ..analysis.tracking import property_table
 
@@ -213,6 +196,30 @@ def track_file(
     write_json(summary, {"settings": settings, "frames": len(stack), "particles": len(all_ids),
                          "plotted_ids": shown, "files": {k: p.name for k, p in files.items()}})
     return {**files, "summary": summary}
+
+
+def _write_labels(stack: Stack, path: Path, fmt: str, *, min_separation: float, sampling: float, threshold: float,
+                  overlap: float, frame_interval: float | None, progress: bool) -> None:
+    """Track ``stack`` frame by frame into a label stack at ``path``: uint16 TIFF (uint32 beyond 65535 ids) or int32 npz."""
+    from ..analysis.tracking import track
+
+    def write(dtype: Any) -> None:
+        def checked(tracked: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+            for frame in tracked:
+                if dtype == np.uint16 and frame.max(initial=0) > _UINT16_MAX_ID:
+                    raise _TooManyIds
+                yield frame
+
+        tracked = track(_progress(stack, "track", progress), min_separation=min_separation, sampling=sampling,
+                        threshold=threshold, overlap=overlap)
+        write_stack(path, checked(tracked), shape=stack.shape, dtype=dtype, pixel=sampling / 10,
+                    unit="nm", frame_interval=frame_interval, name="labels",
+                    extra={"sampling": np.float64(sampling)})
+
+    try:
+        write(np.uint16 if fmt == "tif" else np.int32)
+    except _TooManyIds:  # rare: tracking again is cheaper than holding the stack to convert it
+        write(np.uint32)
 
 
 def _check_format(fmt: str) -> str:
@@ -288,7 +295,7 @@ def fft_track_file(
         Unreadable files, stacks of different lengths or frame shapes, no pixel size,
         an id that is in none of the frames, bad arguments.
     """
-    from ..analysis.fourier import crop_size, instance_power_spectra, track_fourier_peaks
+    from ..analysis.fourier import instance_power_spectra, track_fourier_peaks
     from ..io.tables import write_csv
 
     image_stack = open_stack(images, "IMAGES", channel=channel, sampling=sampling)
@@ -305,19 +312,7 @@ def fft_track_file(
     if peaks is not None:
         peaks = [(float(qx), float(qy)) for qx, qy in peaks]
     fmt = _check_format(fmt)
-    if size is None:
-        try:
-            size = crop_size(label_stack, track_id, pad=int(math.ceil(3 * sigma)))
-        except TemnnError:
-            present = sorted(set().union(*(np.unique(f).tolist() for f in label_stack)) - {0})
-            raise TemnnError(f"--id {track_id}: no particle with that id in LABELS {label_stack.path} (ids present: "
-                             f"{', '.join(map(str, present)) or 'none'}); see properties.csv of temnn track") from None
-    size = int(size)
-    if size < 6:
-        raise TemnnError(f"--size {size}: expected a crop side of at least 6 pixels")
-    window = int(window) if window is not None else (30 if size >= 240 else max(3, size // 8))
-    if not 3 <= window <= size // 2:
-        raise TemnnError(f"--window {window}: expected 3…{size // 2} spectrum pixels for a {size}-pixel crop")
+    size, window = _crop_and_window(label_stack, track_id, sigma=sigma, size=size, window=window)
     out = Path(out) if out is not None else label_stack.path.parent
     name = f"id{track_id}"
     files = {"spectra": out / f"spectra_{name}.{fmt}", "peaks": out / f"fourier_peaks_{name}.csv",
@@ -352,6 +347,27 @@ def fft_track_file(
                          "frames_with_particle": int(sum(np.isfinite(r["intensity"]) for r in rows if r["peak"] == 0)),
                          "files": {k: p.name for k, p in files.items()}})
     return {**files, "summary": summary}
+
+
+def _crop_and_window(labels: Stack, track_id: int, *, sigma: float, size: int | None, window: int | None
+                     ) -> tuple[int, int]:
+    """The crop side [pixels] (default: from the particle's extent) and the peak window [spectrum pixels]."""
+    from ..analysis.fourier import crop_size
+
+    if size is None:
+        try:
+            size = crop_size(labels, track_id, pad=int(math.ceil(3 * sigma)))
+        except TemnnError:
+            present = sorted(set().union(*(np.unique(f).tolist() for f in labels)) - {0})
+            raise TemnnError(f"--id {track_id}: no particle with that id in LABELS {labels.path} (ids present: "
+                             f"{', '.join(map(str, present)) or 'none'}); see properties.csv of temnn track") from None
+    size = int(size)
+    if size < 6:
+        raise TemnnError(f"--size {size}: expected a crop side of at least 6 pixels")
+    window = int(window) if window is not None else (30 if size >= 240 else max(3, size // 8))
+    if not 3 <= window <= size // 2:
+        raise TemnnError(f"--window {window}: expected 3…{size // 2} spectrum pixels for a {size}-pixel crop")
+    return size, window
 
 
 def _describe(stack: Stack) -> str:
