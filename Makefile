@@ -9,7 +9,7 @@ TORCH_PIN ?= torch==2.13.0
 # (Debian: xvfb and the Qt/OpenGL libraries listed in .ci/run); without one they skip.
 XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a")
 
-.PHONY: install install-dev demo test bench
+.PHONY: install install-dev demo test bench docs
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ install: $(VPY)
 
 install-dev: $(VPY)
 	$(VPY) -m pip install -q $(TORCH_PIN)
-	$(VPY) -m pip install -q -e ".[dev,gui]"
+	$(VPY) -m pip install -q -e ".[dev,gui,hyperspy]"
 	$(VPY) -m pip freeze > $(VENV)/pip-freeze.txt
 
 demo: install
@@ -35,3 +35,9 @@ bench: install-dev
 	$(VPY) benchmarks/train.py
 	$(VPY) benchmarks/predict.py
 	$(VPY) benchmarks/track.py
+
+# The documentation site (docs/_build/html): warnings are errors, the notebooks are executed.
+docs: $(VPY)
+	$(VPY) -m pip install -q $(TORCH_PIN)
+	$(VPY) -m pip install -q -e ".[docs]"
+	OMP_NUM_THREADS=1 $(VPY) -m sphinx -W --keep-going -b html docs docs/_build/html

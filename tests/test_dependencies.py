@@ -23,6 +23,9 @@ tomllib = pytest.importorskip("tomllib")  # Python ≥ 3.11
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# Test modules and packages that tests import from each other (pytest puts their folders on
+# sys.path), e.g. ``from analysis.test_io import REAL_EM``.
+LOCAL = {p.stem for p in (ROOT / "tests").rglob("*.py")} | {p.name for p in (ROOT / "tests").rglob("*") if p.is_dir()}
 
 
 def _name(requirement: str) -> str:
@@ -71,7 +74,7 @@ def _third_party_imports(path: Path) -> set[str]:
             modules |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules.add(node.module.split(".")[0])
-    return {m for m in modules if m not in sys.stdlib_module_names and m not in {"temnn", "__future__"}}
+    return {m for m in modules if m not in sys.stdlib_module_names and m not in {"temnn", "__future__"} | LOCAL}
 
 
 def _undeclared(files: list[Path], declared: set[str], root: Path = ROOT) -> list[str]:

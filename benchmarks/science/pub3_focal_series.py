@@ -16,7 +16,8 @@ What it reproduces (thesis section 8, publication III, and section 4.3):
    epochs, read at run time) for the U-net family, a CPU-sized MSD-net
    (``_common.MSDNET_OPTIONS``).
 3. ``temnn evaluate`` on a test set of other flakes: median and 10th-percentile atomic F1
-   (columns matched within 10 px = 1 Å) and the fraction of perfect (F1 = 1) series.
+   (columns matched within 1 Å, ``--radius 1``, converted with each image's sampling) and the
+   fraction of perfect (F1 = 1) series.
 4. Defocus generalisation (the paper's fig. 7): the 3-image models on a test set whose defocus
    range is -150…150 Å, scored inside and outside the training range.
 
@@ -53,6 +54,8 @@ ARCHS = ("unet", "unetpp", "msdnet")
 ARCH_NAMES = {"unet": "U-net", "unetpp": "U-net++", "msdnet": "MSD-net"}
 SERIES = (1, 2, 3)
 WIDE_DEFOCUS = (-150.0, 150.0)  # the paper's generalisation test set (section 3.2)
+RADIUS_ANGSTROM = 1.0  # atomic-F1 match radius (publication III), in Å at every sampling
+RADIUS = ("--radius", str(RADIUS_ANGSTROM))
 
 # Publication III (and the thesis' summary of it, sections 4.3 and 6): statements, not all numbers.
 PAPER = {
@@ -116,12 +119,13 @@ def main() -> int:
             model = pipeline.train(root, f"{arch}-series{n}", size["epochs"], sets[n]["train"], sets[n]["val"],
                                    network_options(config.train, arch))
             models[arch, n] = model
-            evaluations[arch, n] = pipeline.evaluate(model, sets[n]["test"], root / "evaluations" / model.name)
+            evaluations[arch, n] = pipeline.evaluate(model, sets[n]["test"], root / "evaluations" / model.name,
+                                                     *RADIUS)
     wide_evaluations = {}
     if wide is not None:
         for arch in args.archs:
             folder = root / "evaluations" / f"{models[arch, 3].name}-wide"
-            wide_evaluations[arch] = pipeline.evaluate(models[arch, 3], wide, folder)
+            wide_evaluations[arch] = pipeline.evaluate(models[arch, 3], wide, folder, *RADIUS)
 
     results = analyse(args, config, size, models, evaluations, wide_evaluations, wide_params)
     path = write_results(NAME, results, args=args, pipeline=pipeline)
@@ -192,6 +196,7 @@ def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str
         "training_defocus": list(train_range),
         "wide_defocus": list(WIDE_DEFOCUS),
         "recipe": {"train": config.train, "epochs": config.epochs, "parameters": config.parameters},
+        "atomic_f1_radius_angstrom": RADIUS_ANGSTROM,
         "atomic_f1": rows,
         "defocus_generalisation": wide_rows,
         "comparison": comparison,

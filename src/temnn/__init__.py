@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "load_sites": "temnn.io.dataset",
     "run_samples": "temnn.workflows.runner",
     "OnTheFlySet": "temnn.nn.onthefly",
+    "list_models": "temnn.io.models",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

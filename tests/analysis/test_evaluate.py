@@ -59,7 +59,7 @@ def test_oracle_and_shifted_oracle_over_a_set_streamed_in_batches(tmp_path):
     shifted = evaluate(Oracle(folder, shift=3), folder, batch_size=3)
     overlap = (disc(24, 24) & disc(27, 24)).sum() / disc(24, 24).sum()
     assert all(r["atomic_f1"] == 1.0 and r["pixel_f1"] == pytest.approx(overlap) for r in shifted.rows)
-    near = evaluate(Oracle(folder, shift=3), folder, radius=2.0)
+    near = evaluate(Oracle(folder, shift=3), folder, radius=0.2)  # [Å]: 2 px at 0.1 Å/pixel
     assert all(r["atomic_f1"] == 0.0 for r in near.rows)
     assert {s["metric"]: s for s in near.summary}["atomic_f1"]["perfect_fraction"] == 0.0
 
@@ -105,6 +105,10 @@ def test_temnn_evaluate_writes_tables_and_figures(tmp_path, capsys):
     names = {p.name for p in out.iterdir()}
     assert names == {"metrics.csv", "summary.csv", "histogram_atomic_f1.png", "histogram_pixel_f1.png",
                      "examples.png", "evaluation.json"}
+    assert json.loads((out / "evaluation.json").read_text())["radius_angstrom"] == 1.0  # --radius is in Å
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "in Å, converted to pixels with each image's sampling (default 1 Å" in " ".join(capsys.readouterr().out.split())
     rows = read_csv(out / "metrics.csv")
     assert [int(r["index"]) for r in rows] == [0, 1, 2]
     assert [int(r["columns_true"]) for r in rows] == [len(SITES[i][0]) for i in range(3)]

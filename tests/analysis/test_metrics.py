@@ -53,17 +53,18 @@ LATTICE = np.array([[10.0, 10.0], [40.0, 10.0], [10.0, 40.0], [40.0, 40.0]])
 
 
 def test_atomic_f1_perfect_shifted_missing_extra():
-    assert temnn.atomic_f1(LATTICE, LATTICE) == 1.0
-    assert atomic_f1(LATTICE + [6.0, 7.0], LATTICE, radius=10) == 1.0  # 9.2 px < 10 px
-    assert atomic_f1(LATTICE + [8.0, 7.0], LATTICE, radius=10) == 0.0  # 10.6 px > 10 px
-    assert atomic_f1(LATTICE + [10.0, 0.0], LATTICE, radius=10) == 1.0  # the radius is inclusive
-    missing = atomic_scores(LATTICE[:3], LATTICE).overall
+    # Positions in pixels of 0.1 Å: the default radius of 1 Å is 10 px.
+    assert temnn.atomic_f1(LATTICE, LATTICE, sampling=0.1) == 1.0
+    assert atomic_f1(LATTICE + [6.0, 7.0], LATTICE, sampling=0.1) == 1.0  # 9.2 px < 10 px
+    assert atomic_f1(LATTICE + [8.0, 7.0], LATTICE, sampling=0.1) == 0.0  # 10.6 px > 10 px
+    assert atomic_f1(LATTICE + [10.0, 0.0], LATTICE, radius=1.0, sampling=0.1) == 1.0  # the radius is inclusive
+    missing = atomic_scores(LATTICE[:3], LATTICE, sampling=0.1).overall
     assert (missing.tp, missing.fp, missing.fn) == (3, 0, 1)
-    extra = atomic_scores(np.vstack([LATTICE, [[25.0, 25.0]]]), LATTICE).overall
+    extra = atomic_scores(np.vstack([LATTICE, [[25.0, 25.0]]]), LATTICE, sampling=0.1).overall
     assert (extra.tp, extra.fp, extra.fn) == (4, 1, 0)
     assert extra.f1 == pytest.approx(4 / 4.5)
-    assert atomic_f1(np.zeros((0, 2)), np.zeros((0, 2))) == 1.0
-    assert atomic_f1(np.zeros((0, 2)), LATTICE) == 0.0
+    assert atomic_f1(np.zeros((0, 2)), np.zeros((0, 2)), sampling=0.1) == 1.0
+    assert atomic_f1(np.zeros((0, 2)), LATTICE, sampling=0.1) == 0.0
 
 
 def test_optimal_assignment_beats_greedy():
@@ -73,7 +74,7 @@ def test_optimal_assignment_beats_greedy():
     pred = np.array([[1.0, 0.0], [-4.0, 0.0]])
     pi, ti = match_positions(pred, true, radius=5.5)
     assert sorted(zip(pi.tolist(), ti.tolist())) == [(0, 1), (1, 0)]
-    assert atomic_scores(pred, true, radius=5.5).overall.tp == 2
+    assert atomic_scores(pred, true, radius=0.55, sampling=0.1).overall.tp == 2
 
 
 points = st.lists(st.tuples(st.floats(0, 30), st.floats(0, 30)), max_size=25).map(
@@ -113,27 +114,48 @@ def test_thousands_of_columns():
     grid = np.stack(np.meshgrid(np.arange(60), np.arange(60)), -1).reshape(-1, 2) * 25.0
     pred = grid + rng.normal(0, 2.0, grid.shape)
     pred = pred[rng.permutation(len(pred))][:-100]
-    s = atomic_scores(pred, grid, radius=10).overall
+    s = atomic_scores(pred, grid, radius=1.0, sampling=0.1).overall
     assert (s.tp, s.fp, s.fn) == (len(grid) - 100, 0, 100)
 
 
 def test_per_class_overall_and_class_agnostic():
     true = Peaks(LATTICE, [0, 0, 1, 1], np.ones(4))
     swapped = Peaks(LATTICE, [0, 1, 0, 1], np.ones(4))
-    scores = atomic_scores(swapped, true)
+    scores = atomic_scores(swapped, true, sampling=0.1)
     assert scores.per_class[0] == Score(1, 1, 1)
     assert scores.per_class[1] == Score(1, 1, 1)
     assert scores.overall == Score(2, 2, 2)
     assert scores.class_agnostic == Score(4, 0, 0)
-    assert atomic_f1(swapped, true) == 0.5
-    assert atomic_f1(swapped, true, match_classes=False) == 1.0
+    assert atomic_f1(swapped, true, sampling=0.1) == 0.5
+    assert atomic_f1(swapped, true, sampling=0.1, match_classes=False) == 1.0
 
 
 def test_atomic_f1_rejects_maps():
     with pytest.raises(TemnnError, match="find_peaks"):
-        atomic_f1(np.zeros((8, 8)), LATTICE)
-    with pytest.raises(TemnnError, match="radius"):
-        atomic_f1(LATTICE, LATTICE, radius=0)
+        atomic_f1(np.zeros((8, 8)), LATTICE, sampling=0.1)
+    with pytest.raises(TemnnError, match="radius.*Å"):
+        atomic_f1(LATTICE, LATTICE, radius=0, sampling=0.1)
+    with pytest.raises(TemnnError, match="sampling.*Å/pixel"):
+        atomic_f1(LATTICE, LATTICE, sampling=-0.1)
+
+
+def test_atomic_f1_in_angstrom_is_the_same_at_any_sampling():
+    # Hand-built columns on a 3 Å lattice [Å]; predictions displaced by 0.9 Å (8 columns) or
+    # 1.2 Å (4 columns) in random directions: with a 1 Å radius 8 of 12 match (F1 = 2/3) whether the
+    # image has 0.05 or 0.1 Å/pixel. A radius of 10 pixels (the old default) is 0.5 Å at 0.05 Å/pixel
+    # and matches none there, but 1 Å at 0.1 Å/pixel.
+    rng = np.random.default_rng(3)
+    true = np.stack(np.meshgrid(np.arange(4), np.arange(3), indexing="ij"), -1).reshape(-1, 2) * 3.0 + 2.0
+    angle = rng.uniform(0, 2 * np.pi, len(true))
+    shift = np.where(np.arange(len(true)) < 8, 0.9, 1.2)
+    predicted = true + shift[:, None] * np.stack([np.cos(angle), np.sin(angle)], -1)
+    for sampling in (0.05, 0.1):
+        assert atomic_f1(predicted / sampling, true / sampling, sampling=sampling) == pytest.approx(2 / 3)
+        assert atomic_f1(predicted / sampling, true / sampling, radius=1.3, sampling=sampling) == 1.0
+    with pytest.warns(DeprecationWarning, match="sampling"):
+        assert atomic_f1(predicted / 0.05, true / 0.05) == 0.0  # 10 px at 0.05 Å/pixel
+    with pytest.warns(DeprecationWarning, match="sampling"):
+        assert atomic_f1(predicted / 0.1, true / 0.1, radius=10) == pytest.approx(2 / 3)  # 10 px at 0.1
 
 
 def test_exit_wave_rmse_closed_form():

@@ -170,6 +170,24 @@ def test_fit_noise_command(tmp_path, capsys) -> None:
     assert "suggested parameters-file entries" in capsys.readouterr().out
 
 
+def test_fit_noise_command_recovers_the_simulated_detector(tmp_path) -> None:
+    # `temnn fit-noise` on vacuum frames recorded by temnn's detector (C = 0.05 in the shot noise
+    # only, N0 = 0.1) over a dose series: its fits bracket c0 and c3, and its readout fit gives
+    # C and N0 within 3 standard errors (measured: C 0.039 ± 0.011, N0 0.157 ± 0.032).
+    c0, c3, c_det, n0 = 0.3, 3.0, 0.05, 0.1
+    frames = _vacuum(np.logspace(-1.3, 1.5, 8), (c0, c3, c_det), size=256, readout=n0, seed=5)
+    np.savez(tmp_path / "series.npz", frames=frames)
+    out = tmp_path / "fit"
+    assert main(["fit-noise", str(tmp_path / "series.npz"), "--window", "0", "0", "256", "--sampling", "0.1",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "noise_fit.json").read_text())
+    suggested, readout = result["suggested_parameters"], result["readout_fit"]
+    assert suggested["mtf_c0"][0] <= c0 <= suggested["mtf_c0"][1]
+    assert suggested["mtf_c3"][0] <= c3 <= suggested["mtf_c3"][1]
+    assert abs(readout["detector_floor"] - c_det) < 3 * readout["stderr"]["detector_floor"]
+    assert abs(readout["readout_electrons_per_pixel"] - n0) < 3 * readout["stderr"]["readout"]
+
+
 def test_fit_noise_command_errors(tmp_path, capsys) -> None:
     np.save(tmp_path / "frame.npy", np.ones((64, 64)))
     assert main(["fit-noise", str(tmp_path / "missing.npy")]) == 2

@@ -59,12 +59,12 @@ def test_oracle_scores_perfectly_and_counts_the_drawn_columns(tmp_path):
     assert data.get_f1_score().f1 == 1.0
     disc_pixels = disc(24, 24).sum()
     assert pixels.overall.tp == len(SITES[0][0]) * disc_pixels  # every disc pixel, no background
-    columns = data.atomic_f1(radius=10)
+    columns = data.atomic_f1(radius=1.0)  # 10 px at 0.1 Å/pixel
     assert columns.overall.f1 == 1.0 and columns.overall.tp == len(SITES[0][0])
     assert columns.per_class[0].tp == 3 and columns.per_class[1].tp == 2
 
 
-def test_a_shift_of_three_pixels_keeps_atomic_f1_at_radius_10_and_loses_it_at_radius_2(tmp_path):
+def test_a_shift_of_three_pixels_keeps_atomic_f1_at_1_angstrom_and_loses_it_at_0_2(tmp_path):
     folder = write_set(tmp_path / "set")
     data = SimulatedData(folder / "00000_00.npz")
     data.infer(Oracle(folder, shift=3))
@@ -72,9 +72,10 @@ def test_a_shift_of_three_pixels_keeps_atomic_f1_at_radius_10_and_loses_it_at_ra
     overlap = (disc(24, 24) & disc(27, 24)).sum() / disc(24, 24).sum()
     assert data.f1_score().f1 == pytest.approx(overlap)
     assert 0 < overlap < 1
-    assert data.atomic_f1(radius=10).overall.f1 == 1.0
-    assert data.atomic_f1(radius=2).overall.f1 == 0.0
-    assert data.atomic_f1(radius=3.5).overall.f1 == 1.0  # 3 px is inside 3.5 px
+    # 0.1 Å/pixel: the radius in Å is radius / 0.1 pixels
+    assert data.atomic_f1().overall.f1 == 1.0  # default 1 Å = 10 px
+    assert data.atomic_f1(radius=0.2).overall.f1 == 0.0
+    assert data.atomic_f1(radius=0.35).overall.f1 == 1.0  # 3 px is inside 3.5 px
 
 
 def test_metrics_row_of_a_disk_image_names_classes_from_the_stored_sites(tmp_path):

@@ -97,3 +97,38 @@ def two_disc_sequence():
         return np.stack([_discs(shape, c, 8.0) for c in centres]), centres
 
     return make
+
+
+@pytest.fixture
+def mixed_units():
+    """Requested by a test whose own layers mix units on purpose (an uncalibrated layer beside a
+    calibrated one, as a user may open), so :func:`no_inconsistent_units` lets it pass."""
+    return True
+
+
+@pytest.fixture(autouse=True)
+def no_inconsistent_units(monkeypatch, request):
+    """Fail a test whose layers would make napari warn "Inconsistent units across layers".
+
+    napari warns when it draws a viewer whose layers' units, aligned from the last axis,
+    differ in dimensionality (a length against a pixel count or a frequency); it finds them
+    with ``LayerList._get_units``, which then returns None. Every layer the plugin adds must
+    carry units consistent with the layers already there.
+    """
+    if "mixed_units" in request.fixturenames:
+        yield
+        return
+    from napari.components.layerlist import LayerList
+
+    original = LayerList._get_units
+    seen: list[list[tuple[str, ...]]] = []
+
+    def checked(layers_extent):
+        units = original(layers_extent)
+        if units is None and layers_extent:
+            seen.append([tuple(str(u) for u in extent.units) for extent in layers_extent])
+        return units
+
+    monkeypatch.setattr(LayerList, "_get_units", staticmethod(checked))
+    yield
+    assert not seen, f"layers with inconsistent units (napari warns): {seen[0]}"

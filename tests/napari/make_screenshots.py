@@ -149,9 +149,10 @@ def main(out: Path) -> None:
     viewer.reset_view()
     save(viewer, out / "napari_roi.png")
 
-    # Find atoms on the MoS2 focal series' Disk label
-    for layer in list(viewer.layers):
-        viewer.layers.remove(layer)
+    # Find atoms on the MoS2 focal series' Disk label, in a fresh viewer (no notifications of the steps above)
+    viewer.close()
+    viewer = napari.Viewer(show=True, title="temnn")
+    viewer.window.resize(1500, 900)
     series, disk = add(viewer, mos2_focal_series())
     atoms = dock(viewer, FindAtomsWidget(viewer), "Find atoms")
     atoms.source.value = disk
@@ -159,6 +160,7 @@ def main(out: Path) -> None:
     wait(atoms)
     viewer.dims.set_point(0, 1)
     viewer.reset_view()
+    viewer.scene.camera.zoom *= 1.8  # the flake fills the canvas: the class colours of the columns show
     save(viewer, out / "napari_find_atoms.png")
     viewer.close()
 

@@ -9,7 +9,7 @@ pytest.importorskip("napari")
 
 from temnn import Parameters  # noqa: E402
 from temnn.napari._apply_model import ApplyModelWidget  # noqa: E402
-from temnn.napari._atoms import FindAtomsWidget, class_colours  # noqa: E402
+from temnn.napari._atoms import FindAtomsWidget, class_colours, legend_entries  # noqa: E402
 
 SAMPLING = 0.12  # [Å/pixel]
 NM = SAMPLING / 10
@@ -77,7 +77,7 @@ def test_focal_series_model_takes_the_defocus_axis(make_napari_viewer, run_widge
 
 
 def test_channel_mismatch_and_missing_calibration_are_notified(make_napari_viewer, run_widget, notifications,
-                                                               tmp_path):
+                                                               tmp_path, mixed_units):
     viewer = make_napari_viewer()
     image = viewer.add_image(np.ones((32, 32), np.float32), scale=(NM, NM), units=("nm", "nm"), name="one image")
     widget = ApplyModelWidget(viewer)
@@ -119,6 +119,14 @@ def test_points_of_a_disk_probability_layer(make_napari_viewer, run_widget):
     assert list(points.features["class"].iloc[order]) == [k for _, _, k in expected]
     assert list(points.features["class_name"].iloc[order]) == [["1Mo", "2S", "1S"][k] for _, _, k in expected]
     np.testing.assert_allclose(points.face_color[order], class_colours([k for _, _, k in expected]), atol=1e-3)
+    np.testing.assert_allclose(points.size, 5.0)  # [data pixels] discs as wide as min distance (5 px)
+    # the legend: one entry per class found, its colour that of its points, and the number of columns
+    entries = legend_entries(points.features["class"], ["1Mo", "2S", "1S", "background"])
+    assert [(name, count) for name, _, count in entries] == [("1Mo", 2), ("2S", 1), ("1S", 1)]
+    for (name, colour, count), k in zip(entries, range(3)):
+        rgb = points.face_color[np.asarray(points.features["class"]) == k][0, :3]
+        assert colour == "#" + "".join(f"{round(255 * v):02x}" for v in rgb)
+        assert f'color:{colour}">&#9679;</span>&nbsp;{name}&nbsp;({count})' in widget.legend.value
 
 
 def test_points_from_an_image_and_a_disk_model(make_napari_viewer, run_widget, tmp_path):

@@ -34,7 +34,9 @@ def tracked_layers(viewer, stack, centres):
 
 
 def test_fft_layer_has_one_spectrum_per_frame_with_the_lattice_peak(make_napari_viewer, run_widget,
-                                                                    two_disc_sequence):
+                                                                    two_disc_sequence, mixed_units):
+    # mixed_units: a spectrum in 1/Å beside images in nm cannot share one napari coordinate system, so
+    # napari still warns "Inconsistent units" when the FFT layer is added (known, left for a spectrum viewer)
     viewer = make_napari_viewer()
     stack, centres = two_disc_sequence(frames=4)
     images, labels = tracked_layers(viewer, stack, centres)

@@ -109,7 +109,7 @@ def test_manifest_commands_import_and_its_reader_opens_files(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- layers
-def test_layer_sampling_rules(make_napari_viewer):
+def test_layer_sampling_rules(make_napari_viewer, mixed_units):
     viewer = make_napari_viewer()
     assert _layers.layer_sampling(viewer.add_image(np.ones((4, 4)), scale=(0.05, 0.05), units="nm")) == \
         pytest.approx(0.5)

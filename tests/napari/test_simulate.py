@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytest.importorskip("napari")
@@ -17,21 +15,17 @@ def test_form_round_trips_a_parameters_file_and_names_bad_fields(make_napari_vie
     parameters = Parameters(label="Mask", image_size=(64, 48), sampling=(0.1, 0.12), num_classes=2,
                             multifocus=(3, 20.0, 5.0), readout=None)
     form = ParametersForm(parameters)
-    assert form.parameters == parameters
-    assert json.loads(form.fields["sampling"].value) == [0.1, 0.12]
-    assert "Å/pixel" in form.fields["sampling"].tooltip
+    assert form.parameters == parameters  # 2π angles and 1.5e5 Å Cs survive the spin boxes exactly
+    assert [box.value for box in form.fields["sampling"].parts] == [0.1, 0.12]
+    assert "Å/pixel" in form.fields["sampling"].tooltip and form.fields["sampling"].label == "sampling [Å/pixel]"
     viewer = make_napari_viewer()
     widget = SimulateTrainWidget(viewer)
     assert widget.form.parameters.label == "Disk"  # MoS2 columns
     widget.generator.value = "particle"
     assert widget.form.parameters.label == "Mask"
-    widget.form.fields["sampling"].value = "[0.2, 0.1]"
-    widget.form.fields["defocus"].value = "-100 to 50"
+    low, high = widget.form.fields["sampling"].parts
+    low.value, high.value = 0.2, 0.1
     widget.folder.value = tmp_path
-    widget.run_button.native.click()
-    severity, message = notifications()[-1]
-    assert severity == "error" and "'defocus'" in message and "JSON" in message
-    widget.form.fields["defocus"].value = "[-100, 50]"
     widget.run_button.native.click()
     severity, message = notifications()[-1]
     assert severity == "error" and "'sampling' is a reversed range" in message
@@ -40,6 +34,39 @@ def test_form_round_trips_a_parameters_file_and_names_bad_fields(make_napari_vie
     widget.parameters_file.value = tmp_path / "p.json"
     widget.save_button.native.click()
     assert Parameters.load(tmp_path / "p.json") == parameters
+
+
+def test_form_has_a_typed_widget_with_its_unit_for_every_field(make_napari_viewer):
+    from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox
+
+    from temnn.parameters import FIELD_UNITS
+
+    form = ParametersForm(Parameters(label="Disk", image_size=(32, 32), sampling=(0.1, 0.11)))
+    assert set(form.fields) == set(FIELD_UNITS)
+    kinds = {name: [type(w).__name__ for w in field] for name, field in form.fields.items()}
+    assert kinds["label"] == ["ComboBox"] and form.fields["label"].parts[0].choices == ("Mask", "Disk", "Gaussian",
+                                                                                        "Exitwave")
+    assert kinds["mtf"] == ["ComboBox"] and kinds["noise"] == ["ComboBox"]
+    assert kinds["defocus"] == ["FloatSpinBox", "FloatSpinBox"] and form.fields["defocus"].label == "defocus [Å]"
+    assert kinds["image_size"] == ["SpinBox", "SpinBox"]
+    assert kinds["readout"] == ["CheckBox", "FloatSpinBox", "FloatSpinBox"]
+    assert kinds["aperture"] == ["CheckBox", "FloatSpinBox"] and form.fields["aperture"].label == "aperture [mrad]"
+    assert kinds["multifocus"] == ["CheckBox", "SpinBox", "FloatSpinBox", "FloatSpinBox"]
+    assert kinds["null_class"] == ["CheckBox"] and kinds["seed"] == ["SpinBox"]
+    assert all(isinstance(w, (CheckBox, ComboBox, FloatSpinBox, SpinBox)) for f in form.fields.values() for w in f)
+
+    # "none" switches an optional field off and its values back on; choices read back as in the file.
+    readout = form.fields["readout"]
+    assert form.parameters.readout == (0.005, 0.015) and readout.parts[0].enabled
+    readout.none.value = True
+    assert form.parameters.readout is None and not readout.parts[0].enabled
+    readout.none.value = False
+    readout.parts[1].value = 0.02
+    assert form.parameters.readout == (0.005, 0.02)
+    form.fields["mtf"].parts[0].value = "none"
+    assert form.parameters.mtf is None
+    form.fields["multifocus"].none.value = False
+    assert form.parameters.multifocus == (3, 50.0, 1.0)
 
 
 def test_tiny_run_trains_a_model_that_apply_model_picks_up(make_napari_viewer, qtbot, tmp_path):

@@ -35,16 +35,65 @@ def test_noise_comes_from_the_generator() -> None:
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def test_noise_free_mtf_scales_a_fringe_by_root_mtf() -> None:
-    # Without noise the MTF filters the signal: a cosine fringe of frequency q̃ keeps √MTF(q̃) of its amplitude.
-    n, k = 64, 10
+def _fringe(n: int, k: int) -> tuple[torch.Tensor, np.ndarray]:
+    """A cosine fringe of k half periods across n pixels along x, and its q̃ (2·q·s)."""
     x = torch.arange(n, dtype=torch.float64)
-    fringe = 1 + 0.2 * torch.cos(2 * np.pi * k * x / n)[:, None].expand(n, n)
-    out = detect(fringe[None, None], [0.1], mtf=[(0.25, 3.0, 0.2)])
-    expected = 1 + 0.2 * np.sqrt(parametric_mtf(np.array(2 * k / n), 0.25, 3.0, 0.2)) * np.cos(
-        2 * np.pi * k * x.numpy() / n
+    return torch.cos(np.pi * k * x / (n - 1))[:, None].expand(n, n), np.array(k / (n - 1))
+
+
+def test_noise_free_mtf_scales_a_fringe_by_root_core() -> None:
+    # Without noise the MTF filters the signal: a cosine fringe of frequency q̃ keeps √core(q̃) of its
+    # amplitude, core = the MTF without its floor C (the floor belongs to the noise). The fringe is
+    # even about both edges, so the image reflected about its edges is the same fringe: the padded
+    # filter is exact up to the margin's end, 16+ pixels away (error 1e-5).
+    n, k = 64, 40
+    fringe, q = _fringe(n, k)
+    out = detect((1 + 0.2 * fringe)[None, None], [0.1], mtf=[(0.25, 3.0, 0.2)])
+    core = parametric_mtf(q, 0.25, 3.0, 0.0)
+    expected = 1 + 0.2 * np.sqrt(core) * fringe.numpy()
+    assert np.allclose(out[0, 0].numpy(), expected, atol=5e-5)
+    # √MTF with its floor (0.2) would pass 2.4× more of this fringe (q̃ = 1.27, core = 0.008).
+    assert np.sqrt(parametric_mtf(q, 0.25, 3.0, 0.2)) > 2 * np.sqrt(core)
+
+
+def test_signal_passes_the_core_while_the_noise_keeps_the_floor() -> None:
+    # At a dose where shot noise is small against the fringe, the detected fringe amplitude is the
+    # noise-free √core one; the noise power at high q̃ sits at the floor C (publication II's fit).
+    n, k, mtf, sampling = 128, 80, (0.3, 3.0, 0.3), 0.1
+    fringe, q = _fringe(n, k)
+    image = (1 + 0.2 * fringe)[None, None].expand(8, 1, n, n)
+    clean = detect(image, [sampling] * 8, mtf=[mtf] * 8)
+    noisy = detect(image, [sampling] * 8, dose=[1e6] * 8, mtf=[mtf] * 8, generator=torch.Generator().manual_seed(4))
+    amplitude = ((noisy - 1) * fringe).sum(dim=(-2, -1)) / (fringe**2).sum()
+    assert amplitude.mean().item() == pytest.approx(0.2 * np.sqrt(parametric_mtf(q, *mtf[:2], 0.0)), rel=0.05)
+    assert ((clean - 1) * fringe).sum().item() / (8 * (fringe**2).sum().item()) == pytest.approx(
+        amplitude.mean().item(), rel=0.05
     )
-    assert np.allclose(out[0, 0].numpy(), expected[:, None], atol=1e-12)
+    residual = (noisy - clean)[:, 0].numpy() * 1e6 * sampling**2  # shot noise in electrons
+    q_fit, power = _radial_power_spectrum(residual)
+    high = q_fit > 0.8
+    assert power[high].mean() / power[q_fit < 0.05].mean() == pytest.approx(mtf[2], rel=0.1)
+
+
+def _filter_periodic(image: np.ndarray, mtf: tuple[float, float, float]) -> np.ndarray:
+    """The √MTF filter as one circular FFT over ``image`` (NumPy)."""
+    q = 2 * np.hypot(*np.meshgrid(np.fft.fftfreq(image.shape[0]), np.fft.fftfreq(image.shape[1]), indexing="ij"))
+    return np.real(np.fft.ifft2(np.fft.fft2(image) * np.sqrt(parametric_mtf(q, *mtf))))
+
+
+def test_bright_edge_does_not_leak_onto_the_opposite_edge() -> None:
+    # A bright column on the left edge (x = 0) of a 64² image. Reference: the same filter on the
+    # image reflected 512 pixels about its edges (the wrap-around is 8 images away) and cropped.
+    # A circular FFT of the crop alone puts 1.6 of the column's 9 onto the right edge.
+    mtf = (0.3, 2.5, 0.0)
+    image = np.ones((64, 64))
+    image[0] = 10.0
+    ours = detect(torch.from_numpy(image)[None, None], [0.1], mtf=[mtf])[0, 0].numpy()
+    reference = _filter_periodic(np.pad(image, 512, mode="reflect"), mtf)[512:576, 512:576]
+    assert np.abs(ours - reference).max() < 1e-3  # measured 1.8e-4
+    assert np.abs(ours[-1] - 1).max() < 1e-3  # right edge: measured 3e-4
+    assert np.abs(_filter_periodic(image, mtf)[-1] - 1).max() > 1.0
+    assert ours[0].mean() == pytest.approx(reference[0].mean(), rel=1e-4) and ours[0].mean() < 9  # the column is blurred
 
 
 def _radial_power_spectrum(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

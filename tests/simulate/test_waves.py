@@ -193,3 +193,31 @@ def test_unknown_settings_key_is_named():
 def test_non_orthogonal_cell_is_refused():
     with pytest.raises(TemnnError, match="orthogonal"):
         exit_wave(mx2("MoS2", size=(2, 2, 1), vacuum=2.0))
+
+
+def test_converge_slice_thickness_picks_the_thickest_slicing_within_tolerance() -> None:
+    # Differences computed here with exit_wave itself; the tolerance sits between those of 1 Å and
+    # 0.5 Å slices, so 2 Å and 1 Å are rejected and 0.5 Å is chosen.
+    from dataclasses import replace
+
+    from temnn.simulate.waves import converge_slice_thickness
+
+    atoms = Atoms("AuC", positions=[(3.0, 3.0, 1.3), (4.2, 3.5, 3.9)], cell=[7.0, 7.0, 6.0])
+    settings = WaveSettings(energy=300e3, sampling=0.1)
+    reference = exit_wave(atoms, replace(settings, slice_thickness=0.2)).array
+
+    def difference(thickness: float) -> float:
+        return float(np.abs(exit_wave(atoms, replace(settings, slice_thickness=thickness)).array - reference).max())
+
+    d2, d1, d05 = difference(2.0), difference(1.0), difference(0.5)
+    assert d05 < d1 and d05 < d2
+    tolerance = float(np.sqrt(d05 * min(d1, d2)))
+    choice = converge_slice_thickness(atoms, settings, tolerance=tolerance)
+    assert choice.slice_thickness == 0.5
+    assert [t for t, _ in choice.differences] == [2.0, 1.0, 0.5]
+    assert np.allclose([d for _, d in choice.differences], [d2, d1, d05], rtol=1e-6)
+    strict = converge_slice_thickness(atoms, settings, tolerance=1e-9, candidates=(0.4,))
+    assert strict.slice_thickness == 0.2 and strict.to_dict()["reference_slice_thickness"] == 0.2
+    # Compared only below 1 Å⁻¹, the thick slices differ less.
+    low = converge_slice_thickness(atoms, settings, tolerance=1.0, band=1.0, candidates=(2.0,))
+    assert low.differences[0][1] < d2 and low.slice_thickness == 2.0

@@ -72,9 +72,11 @@ def test_frozen_phonons_from_amplitudes_file(tmp_path):
     assert main([a or str(static) for a in common]) == 0
     argv = [a or str(phonons) for a in common] + ["--frozen-phonons", "2", "--amplitudes", str(amplitudes)]
     assert main(argv) == 0
-    a, b = Dataset(static).load_wave(0).array, Dataset(phonons).load_wave(0).array
-    # same structure, displaced atoms averaged: the waves differ but vacuum stays 1
-    assert a.shape == b.shape and np.abs(a - b).max() > 1e-3
+    a, stored = Dataset(static).load_wave(0).array, Dataset(phonons).load_wave(0)
+    # same structure, one wave per displaced configuration: they differ but vacuum stays 1
+    assert stored.array.shape == (2,) + a.shape
+    b = stored.coherent().array
+    assert np.abs(a - b).max() > 1e-3 and np.abs(stored.array[0] - stored.array[1]).max() > 1e-3
     assert abs(b[0, 0] - 1) < 1e-2
     assert "FrozenPhonons" in Dataset(phonons).manifest()["wave_function"]
 
@@ -82,3 +84,19 @@ def test_frozen_phonons_from_amplitudes_file(tmp_path):
 def test_frozen_phonons_needs_amplitudes(tmp_path, capsys):
     assert main(["structures", "mos2", str(tmp_path / "o"), "1", "--frozen-phonons", "3", "--quiet"]) == 2
     assert "--amplitudes FILE" in capsys.readouterr().err
+
+
+def test_slice_tolerance_chooses_and_records_the_slice_thickness(tmp_path, capsys):
+    # Any difference passes a tolerance of 10: the thickest candidate (2 Å) is chosen from the first
+    # system, used for every wave and recorded with the evidence in the manifest.
+    out = tmp_path / "o"
+    assert main(["structures", "mos2", str(out), "1", "--cell", "12", "--slice-tolerance", "10",
+                 "--sampling", "0.2"]) == 0
+    assert "slice thickness 2 Å" in capsys.readouterr().out
+    manifest = Dataset(out).manifest()
+    assert manifest["wave_settings"]["slice_thickness"] == 2.0
+    accuracy = manifest["wave_accuracy"]
+    assert accuracy["slice_thickness"] == 2.0 and accuracy["reference_slice_thickness"] == 0.2
+    assert accuracy["calibration_sample"] == 0 and accuracy["max_abs_difference"][0][0] == 2.0
+    assert main(["structures", "mos2", str(tmp_path / "b"), "1", "--slice-band", "2", *TINY]) == 2
+    assert "--slice-band needs --slice-tolerance" in capsys.readouterr().err

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import TemnnError
 from ..checks import real_finite
-from ..io.microscope import read_microscope_file
+from ..io.microscope import Acquisition, MicroscopeFile, read_microscope_file, signal_to_file
+from ..io.models import warn_beam_energy
 from ..nn.inference import predict
 from ..nn.tiling import check_channels
 
@@ -112,8 +113,12 @@ class ExperimentalData:
 
     def __init__(self, path: str | os.PathLike, *, sampling: float | None = None, frame: int | None = None,
                  signal: int | None = None) -> None:
-        self.file = read_microscope_file(path, signal=signal, sampling=sampling)
-        self.path = Path(path)
+        self._attach(read_microscope_file(path, signal=signal, sampling=sampling), frame)
+
+    def _attach(self, file: MicroscopeFile, frame: int | None) -> None:
+        """Take the frames, calibration and metadata of an opened file (or signal)."""
+        self.file = file
+        self.path = Path(file.path)
         if self.file.sampling is None:
             raise TemnnError(
                 f"{self.path}: the file has no length calibration (its axes are in pixels); give the pixel size "
@@ -140,6 +145,88 @@ class ExperimentalData:
             self.frame_index += len(self)
         self.prediction: np.ndarray | None = None
         self.mask: np.ndarray | None = None
+
+    @classmethod
+    def from_hyperspy(cls, signal: Any, *, sampling: float | None = None, frame: int | None = None
+                      ) -> "ExperimentalData":
+        """Make experimental data of a HyperSpy ``Signal2D`` (an image or a stack of images).
+
+        The pixel size comes from the signal's two signal axes (any length unit; Å/pixel
+        here), the beam energy and other acquisition fields from its metadata, the frames
+        from its navigation axes (row-major). :meth:`to_hyperspy` inverts it.
+
+        Parameters
+        ----------
+        signal : hyperspy.signals.Signal2D
+            The image or image stack (lazy signals stay lazy).
+        sampling : float, optional
+            Pixel size [Å/pixel] that replaces the signal's calibration.
+        frame : int, optional
+            The frame :attr:`image` uses; default 0.
+
+        Raises
+        ------
+        TemnnError
+            A signal that is no 2D image (stack), or without length calibration and no
+            ``sampling``.
+        """
+        if getattr(getattr(signal, "axes_manager", None), "signal_dimension", None) != 2:
+            raise TemnnError(f"from_hyperspy: expected a HyperSpy Signal2D (an image or image stack), got "
+                             f"{type(signal).__name__}")
+        title = str(signal.metadata.get_item("General.title", "") or "signal")
+        manager = signal.axes_manager
+        axes = [dict(ax.get_axis_dictionary(), navigate=ax.navigate, index_in_array=ax.index_in_array)
+                for ax in (*manager.navigation_axes, *manager.signal_axes)]
+        signal_dict = {"data": signal.data, "axes": axes, "metadata": signal.metadata.as_dictionary(),
+                       "original_metadata": signal.original_metadata.as_dictionary()}
+        file = signal_to_file(signal_dict, path=Path(f"<HyperSpy {title}>"), plugin="hyperspy", sampling=sampling)
+        stored = (file.metadata.get("temnn") or {}).get("acquisition")
+        if isinstance(stored, dict):  # written by to_hyperspy: the fields only some readers know
+            known = {k: v for k, v in stored.items() if k in Acquisition.__dataclass_fields__}
+            file.acquisition = Acquisition(**{**file.acquisition.__dict__,
+                                              **{k: v for k, v in known.items() if v is not None}})
+        data = cls.__new__(cls)
+        data._attach(file, frame)
+        return data
+
+    def to_hyperspy(self) -> Any:
+        """The frames as a HyperSpy ``Signal2D``, calibrated in nm, with the metadata.
+
+        A stack gets a navigation axis ``frame`` (in s when the frame interval is known);
+        the metadata are the file's HyperSpy-style tree plus ``temnn.acquisition`` (the
+        fields of :class:`~temnn.io.microscope.Acquisition`, SI units), the original
+        metadata the file's own.
+
+        Returns
+        -------
+        hyperspy.signals.Signal2D
+            Data ``(frames, y, x)`` as stored (or ``(y, x)`` for one image).
+
+        Raises
+        ------
+        TemnnError
+            HyperSpy is not installed.
+        """
+        try:
+            from hyperspy.signals import Signal2D
+        except ImportError:
+            raise TemnnError("to_hyperspy: HyperSpy is not installed (pip install hyperspy)") from None
+        import copy
+
+        raw = self.file.data
+        data = np.asarray(raw.compute() if hasattr(raw, "compute") else raw)
+        nm = self.sampling / 10.0
+        axes = [{"name": "y", "size": data.shape[1], "scale": nm, "offset": 0.0, "units": "nm", "navigate": False},
+                {"name": "x", "size": data.shape[2], "scale": nm, "offset": 0.0, "units": "nm", "navigate": False}]
+        if len(self) > 1:
+            interval = self.frame_interval
+            axes.insert(0, {"name": "frame", "size": len(self), "scale": interval or 1.0, "offset": 0.0,
+                            "units": "s" if interval else "", "navigate": True})
+        else:
+            data = data[0]
+        metadata = copy.deepcopy(dict(self.metadata))
+        metadata.setdefault("temnn", {})["acquisition"] = dict(self.file.acquisition.__dict__)
+        return Signal2D(data, axes=axes, metadata=metadata, original_metadata=copy.deepcopy(self.original_metadata))
 
     def __repr__(self) -> str:
         nx, ny = self.shape
@@ -201,7 +288,8 @@ class ExperimentalData:
         """Apply a trained model to the selected frame, tile by tile (see :func:`temnn.nn.inference.predict`).
 
         The frame is resampled to the model's training sampling when it lies outside the
-        range in the model card (a warning says so), standardised as in training, run
+        range in the model card (a warning says so; another warns when the file's beam
+        energy differs from a named model's), standardised as in training, run
         through the network in overlapping tiles and the prediction brought back to the
         frame's pixel grid.
 
@@ -227,6 +315,7 @@ class ExperimentalData:
             float32 (K, nx, ny) prediction, also kept as :attr:`prediction`.
         """
         series = self._series(self.frame_index, model, focal_series)
+        warn_beam_energy(model, self.beam_energy, source=str(self.path))
         self.prediction = self._predict(model, series, tile=tile, overlap=overlap, batch_size=batch_size, device=device)
         return self.prediction
 
@@ -251,6 +340,7 @@ class ExperimentalData:
         """
         step = int(getattr(model, "in_channels", 1)) if focal_series else 1
         check_channels(model, step, source=str(self.path))  # now, not at the first frame
+        warn_beam_energy(model, self.beam_energy, source=str(self.path))
         indices = range(0, len(self) - step + 1, step) if frames is None else [int(i) for i in frames]
 
         def stream() -> Iterator[tuple[int, np.ndarray]]:

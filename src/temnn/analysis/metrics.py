@@ -5,12 +5,22 @@ a binary label pixel by pixel. The atomic F1-Score (publication III, section 2)
 compares the atomic columns found in the prediction with those of the ground truth:
 a predicted column is a true positive when it lies within ``radius`` of a
 ground-truth column, each column counting at most once.
+
+The radius is a distance in the specimen, in Å (default
+:data:`ATOMIC_F1_RADIUS`, 1 Å as in publication III); positions are in pixels
+of an image of ``sampling`` Å/pixel, so the match distance is
+``radius / sampling`` pixels and the same columns score the same at any
+sampling. Calls without ``sampling`` keep the old convention (radius and
+positions both in pixels, default 10 px, which is 1 Å only at 0.1 Å/pixel)
+and warn that it is deprecated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
+
+import warnings
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -23,6 +33,7 @@ from ._arrays import class_maps, complex_wave
 from .peaks import Peaks
 
 __all__ = [
+    "ATOMIC_F1_RADIUS",
     "Score",
     "AtomicScores",
     "WaveRMSE",
@@ -215,7 +226,8 @@ class AtomicScores:
     class_agnostic: Score
 
 
-def atomic_scores(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, radius: float = 10.0) -> AtomicScores:
+def atomic_scores(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, radius: float | None = None,
+                  sampling: float | None = None) -> AtomicScores:
     """Atomic F1 counts: predicted and true columns matched one-to-one within a radius.
 
     Parameters
@@ -225,8 +237,12 @@ def atomic_scores(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, ra
         from :func:`~temnn.analysis.peaks.find_peaks`) or as (N, 2) positions
         [pixels], which all count as class 0.
     radius
-        Largest distance of a true positive [pixels]. The default of 10 pixels is
-        1 Å at 0.1 Å/pixel (publication III).
+        Largest distance of a true positive [Å]; default :data:`ATOMIC_F1_RADIUS`
+        (1 Å, publication III).
+    sampling
+        Pixel size of the positions [Å/pixel]; the match distance is
+        ``radius / sampling`` pixels. Deprecated when omitted: ``radius`` is then in
+        pixels (default 10 px), as before (a :class:`DeprecationWarning`).
 
     Returns
     -------
@@ -236,11 +252,10 @@ def atomic_scores(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, ra
     """
     pred = predicted if isinstance(predicted, Peaks) else Peaks.from_positions(predicted, name="predicted")
     tru = true if isinstance(true, Peaks) else Peaks.from_positions(true, name="true")
-    if not np.isfinite(radius) or radius <= 0:
-        raise TemnnError(f"radius: expected a positive distance in pixels, got {radius!r}")
+    pixels = _radius_in_pixels(radius, sampling)
 
     def score(p: np.ndarray, t: np.ndarray) -> Score:
-        tp = len(match_positions(p, t, radius=radius)[0])
+        tp = len(match_positions(p, t, radius=pixels)[0])
         return Score(tp, len(p) - tp, len(t) - tp)
 
     per_class = {
@@ -251,8 +266,8 @@ def atomic_scores(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, ra
     return AtomicScores(per_class, overall, score(pred.positions, tru.positions))
 
 
-def atomic_f1(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, radius: float = 10.0,
-              match_classes: bool = True) -> float:
+def atomic_f1(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, radius: float | None = None,
+              sampling: float | None = None, match_classes: bool = True) -> float:
     """Atomic F1-Score of predicted against true columns (publication III).
 
     Parameters
@@ -260,7 +275,10 @@ def atomic_f1(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, radius
     predicted, true
         :class:`~temnn.analysis.peaks.Peaks` or (N, 2) positions [pixels].
     radius
-        Largest distance of a true positive [pixels] (10 px = 1 Å at 0.1 Å/pixel).
+        Largest distance of a true positive [Å]; default 1 Å.
+    sampling
+        Pixel size of the positions [Å/pixel] (see :func:`atomic_scores`; omitting it
+        is deprecated and takes ``radius`` in pixels).
     match_classes
         If True a column must also have the right class (counts summed over
         classes); if False classes are ignored.
@@ -273,14 +291,64 @@ def atomic_f1(predicted: Peaks | np.ndarray, true: Peaks | np.ndarray, *, radius
     Examples
     --------
     >>> import numpy as np
-    >>> true = np.array([[10.0, 10.0], [40.0, 10.0]])
-    >>> atomic_f1(true + 3.0, true)
+    >>> true = np.array([[10.0, 10.0], [40.0, 10.0]])  # [pixels]
+    >>> atomic_f1(true + 3.0, true, sampling=0.1)  # 0.42 Å off, within 1 Å
     1.0
-    >>> atomic_f1(true[:1], true)
+    >>> atomic_f1(true + 3.0, true, sampling=0.05)  # 0.21 Å off
+    1.0
+    >>> atomic_f1(true + 3.0, true, radius=0.3, sampling=0.1)
+    0.0
+    >>> atomic_f1(true[:1], true, sampling=0.1)
     0.6666666666666666
     """
-    scores = atomic_scores(predicted, true, radius=radius)
+    scores = atomic_scores(predicted, true, radius=radius, sampling=sampling)
     return (scores.overall if match_classes else scores.class_agnostic).f1
+
+
+ATOMIC_F1_RADIUS = 1.0
+"""Default atomic-F1 match radius [Å] (publication III)."""
+
+_LEGACY_RADIUS_PIXELS = 10.0
+
+
+def _radius_in_pixels(radius: float | None, sampling: float | None) -> float:
+    """The atomic-F1 match distance [pixels] of ``radius`` [Å] at ``sampling`` [Å/pixel].
+
+    Parameters
+    ----------
+    radius : float, optional
+        Match radius [Å]; :data:`ATOMIC_F1_RADIUS` when None.
+    sampling : float, optional
+        Pixel size [Å/pixel]. None is the deprecated pixel convention: ``radius`` is
+        returned as pixels (10 when None), with a :class:`DeprecationWarning`.
+
+    Returns
+    -------
+    float
+        The radius [pixels].
+
+    Raises
+    ------
+    TemnnError
+        A radius or sampling that is not a positive finite number.
+    """
+    if sampling is None:
+        warnings.warn(
+            "atomic F1 without 'sampling' takes the radius in pixels (default 10 px); this is deprecated: "
+            "pass sampling=Å/pixel and the radius in Å (default 1 Å)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        pixels = _LEGACY_RADIUS_PIXELS if radius is None else radius
+        if not (np.isfinite(pixels) and pixels > 0):
+            raise TemnnError(f"radius: expected a positive distance in pixels, got {radius!r}")
+        return float(pixels)
+    radius = ATOMIC_F1_RADIUS if radius is None else radius
+    if not (np.isfinite(radius) and radius > 0):
+        raise TemnnError(f"radius: expected a positive distance in Å (e.g. 1.0), got {radius!r}")
+    if not (np.isfinite(sampling) and sampling > 0):
+        raise TemnnError(f"sampling: expected a positive pixel size in Å/pixel (e.g. 0.1), got {sampling!r}")
+    return float(radius) / float(sampling)
 
 
 def _positions(positions: np.ndarray, name: str) -> np.ndarray:

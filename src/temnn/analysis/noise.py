@@ -9,7 +9,7 @@ publication II eq. A.1,
 
 and the normalised MTF has c0, c3 and the floor C = c2/c1 (thesis eq. 1.25).
 :mod:`temnn.simulate.detector` simulates exactly this spectrum (it filters the
-counts by √MTF), so a fit here recovers the parameters a simulation used, and the
+shot noise by √MTF; the signal by the floor-free core), so a fit here recovers the parameters a simulation used, and the
 fitted floor over a dose series follows
 
     C(N_D) = (N_D · C_det + N0) / (N_D + N0)

@@ -9,7 +9,7 @@ label:
 - segmentation (Mask, Disk, Gaussian): the pixel F1-Score per class and over all classes
   (thesis eqs. 3.5-3.7), and for Disk/Gaussian labels the atomic F1-Score (publication III):
   columns found in the prediction matched one-to-one with the columns of the label within a
-  radius (10 pixels, i.e. 1 Å at 0.1 Å/pixel);
+  radius in Å (default 1 Å), converted to pixels with the image's own sampling;
 - regression (Exitwave): the RMSE of the real part, the imaginary part and the complex wave
   (publication I), and Argand plots of the predicted and the true wave.
 
@@ -39,9 +39,10 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from ..io.provenance import OverlapReport
 from ..errors import TemnnError
 from ..parameters import Parameters
-from .metrics import AtomicScores, Score, WaveRMSE, atomic_scores, exit_wave_rmse, pixel_scores
+from .metrics import ATOMIC_F1_RADIUS, AtomicScores, Score, WaveRMSE, atomic_scores, exit_wave_rmse, pixel_scores
 
 __all__ = [
     "SimulatedData",
@@ -247,12 +248,15 @@ class SimulatedData:
         (K, nx, ny) probabilities or exit wave, after :meth:`infer`.
     disagreement : numpy.ndarray or None
         Disagreement of an ensemble given to :meth:`infer` (see :func:`infer_series`).
+    overlap : temnn.io.provenance.OverlapReport or None
+        After :meth:`infer`: whether a model trained or validated on this image's sample
+        (only with ``allow_overlap``) or cannot tell (a card without training sets).
 
     Examples
     --------
     >>> data = SimulatedData("test/images/disk/00000_00.npz")                  # doctest: +SKIP
     >>> data.infer("model/best")                                               # doctest: +SKIP
-    >>> data.f1_score().f1, data.atomic_f1(radius=10).overall.f1               # doctest: +SKIP
+    >>> data.f1_score().f1, data.atomic_f1(radius=1.0).overall.f1               # doctest: +SKIP
     (0.93, 1.0)
     >>> data.plot(path="example.png")                                          # doctest: +SKIP
     """
@@ -305,6 +309,7 @@ class SimulatedData:
         self.standardised: np.ndarray | None = None
         self.prediction: np.ndarray | None = None
         self.disagreement: np.ndarray | None = None
+        self.overlap: OverlapReport | None = None
         return self
 
     @property
@@ -372,11 +377,14 @@ class SimulatedData:
     cp_local_standardise = local_standardise
     """Thesis name of :meth:`local_standardise` (table A.1)."""
 
-    def infer(self, model: Any, *, device: Any = "cpu", batch_size: int = 8, threshold: float = 0.5) -> np.ndarray:
+    def infer(self, model: Any, *, device: Any = "cpu", batch_size: int = 8, threshold: float = 0.5,
+              allow_overlap: bool = False) -> np.ndarray:
         """Apply a trained network (or the mean of an ensemble) to the image.
 
         The image is standardised as in training and the network's output activation is
-        applied (softmax/sigmoid probabilities, or the linear exit wave).
+        applied (softmax/sigmoid probabilities, or the linear exit wave). An image whose
+        sample (structure) a model trained or validated on, as its card records, is refused
+        unless ``allow_overlap`` (see :mod:`temnn.io.provenance`).
 
         Parameters
         ----------
@@ -390,14 +398,32 @@ class SimulatedData:
             Series per forward pass.
         threshold : float
             Probability of the object class for ensemble votes of a single sigmoid channel [0-1].
+        allow_overlap : bool
+            Predict even if a model trained or validated on this sample; :attr:`overlap` says so.
 
         Returns
         -------
         numpy.ndarray
             float32 (K, nx, ny) prediction, also kept as :attr:`prediction` (and an ensemble's
             :attr:`disagreement`).
+
+        Raises
+        ------
+        TemnnError
+            A model that does not fit the image set, or that trained or validated on this
+            sample (without ``allow_overlap``).
+
+        Warns
+        -----
+        OverlapWarning
+            A model card that records no training or validation samples (older temnn).
         """
+        from ..io.provenance import check_test_set, sample_set
+
         models = prepare_models(model, self.parameters, device=device, source=str(self.path))
+        if self.index is not None:
+            self.overlap = check_test_set([(m.name, getattr(m.network, "card", None)) for m in models],
+                                          sample_set(self.path.parent, [self.index]), allow_overlap=allow_overlap)
         prediction, disagreement = infer_series(models, self.image[None], self.sampling, batch_size=batch_size,
                                                 threshold=threshold)
         self.prediction = prediction[0]
@@ -430,7 +456,7 @@ class SimulatedData:
     get_f1_score = f1_score
     """Thesis name of :meth:`f1_score` (listing 3.9)."""
 
-    def atomic_f1(self, radius: float = 10.0, *, threshold: float = 0.5,
+    def atomic_f1(self, radius: float = ATOMIC_F1_RADIUS, *, threshold: float = 0.5,
                   min_distance: float | None = None) -> AtomicScores:
         """Atomic F1-Score of a Disk or Gaussian prediction (publication III, section 2).
 
@@ -441,7 +467,8 @@ class SimulatedData:
         Parameters
         ----------
         radius : float
-            Largest distance of a true positive [pixels]; 10 px is 1 Å at 0.1 Å/pixel.
+            Largest distance of a true positive [Å] (publication III: 1 Å); it is
+            ``radius / sampling`` pixels of this image.
         threshold : float
             Smallest column probability of a predicted peak [0-1].
         min_distance : float, optional
@@ -464,7 +491,7 @@ class SimulatedData:
         background = -1 if self.has_background else None
         found = find_peaks(self.prediction, min_distance=distance, threshold=threshold, background=background)
         true = find_peaks(self.label, min_distance=distance, threshold=0.5, background=background)
-        return atomic_scores(found, true, radius=radius)
+        return atomic_scores(found, true, radius=radius, sampling=self.sampling)
 
     def rmse(self) -> WaveRMSE:
         """Root-mean-square error of a predicted exit wave (publication I, fig. 4).
@@ -496,14 +523,14 @@ class SimulatedData:
         return (float(np.count_nonzero(self.prediction[0] >= threshold)) * pixel_area,
                 float(np.count_nonzero(self.label[0] > 0.5)) * pixel_area)
 
-    def metrics_row(self, *, radius: float = 10.0, threshold: float = 0.5,
+    def metrics_row(self, *, radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5,
                     min_distance: float | None = None) -> dict[str, Any]:
         """The image's row of an evaluation table: what it is, and every score of its label type.
 
         Parameters
         ----------
         radius : float
-            Atomic F1 matching radius [pixels].
+            Atomic F1 matching radius [Å].
         threshold : float
             Probability threshold of pixels and columns [0-1].
         min_distance : float, optional
@@ -641,7 +668,7 @@ class SimulatedData:
                     threshold: float = 0.1) -> tuple[Any, list[Any]]:
         """Argand plots of the predicted and the true exit wave side by side (publication I, fig. 5).
 
-        The points are ψ at the local maxima of |ψ − 1| (:func:`~temnn.analysis.argand.argand_points`),
+        The points are ψ at the local maxima of ``|ψ − 1|`` (:func:`~temnn.analysis.argand.argand_points`),
         coloured by the class of the nearest stored site when the dataset has sites.
 
         Parameters
@@ -651,7 +678,7 @@ class SimulatedData:
         min_distance : float, optional
             Smallest distance between two columns [pixels]; default 1 Å.
         threshold : float
-            Smallest peak as a fraction of the largest |ψ − 1| [0-1].
+            Smallest peak as a fraction of the largest ``|ψ − 1|`` [0-1].
 
         Returns
         -------

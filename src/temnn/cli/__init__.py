@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "temnn.cli.fit_noise",
     "temnn.cli.reconstruct",
     "temnn.cli.evaluate",
+    "temnn.cli.models",
 )
 
 

@@ -279,7 +279,8 @@ def run_demo(config: DemoConfig, out: str | Path, *, workers: int = 2) -> int:
          ["train", str(config.epochs), str(train_data / "images" / name), str(val_data / "images" / name),
           str(model), *config.train, "--seed", "0"]),
         ("evaluation on the test set",
-         ["evaluate", str(model), str(test_data / "images" / name), "--out", str(evaluation)]),
+         ["evaluate", str(model), str(test_data / "images" / name), "--out", str(evaluation),
+          "--radius", "1.0"]),
     ]
     timings: list[tuple[str, float]] = []
     for title, argv in steps:

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "skips finished frames. Units: sampling in Å/pixel, tiles in pixels."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="model stem, .json/.safetensors file or training folder")
+    p.add_argument("model", metavar="MODEL",
+                   help="model stem, .json/.safetensors file, training folder, or a named model (temnn models)")
     p.add_argument("files", metavar="FILES", nargs="+", help="microscope files (.dm3 .dm4 .tif .emd .emi .ser .mrc .png)")
     p.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
     p.add_argument("--sampling", type=float, help="pixel size in Å/pixel; required for uncalibrated files "

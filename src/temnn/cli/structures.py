@@ -112,9 +112,11 @@ def _add_wave_options(parser: argparse.ArgumentParser, *, energy: float) -> None
     group.add_argument("--gpts", "--arraysize", type=int, nargs="+", default=None, metavar="N", help="explicit exit-wave grid: N or NX NY [pixels] (overrides --sampling)")
     group.add_argument("--beam-energy", type=float, default=energy, metavar="EV", help=f"acceleration energy [eV] (default {energy:g})")
     group.add_argument("--slice-thickness", type=float, default=0.2, metavar="Å", help="multislice slice thickness [Å] (default 0.2)")
+    group.add_argument("--slice-tolerance", type=float, default=None, metavar="TOL", help="choose the thickest slices (2, 1, 0.5, 0.4, 0.3 Å) whose exit wave of the first system is within max |Δψ| < TOL of --slice-thickness slices, and record the choice in the manifest")
+    group.add_argument("--slice-band", type=float, default=None, metavar="1/Å", help="with --slice-tolerance: compare the waves only up to this spatial frequency [1/Å] (default: the whole grid)")
     group.add_argument("--projection", choices=("infinite", "finite"), default="infinite", help="abTEM potential projection (default infinite: fast)")
     group.add_argument("--debye-waller", type=float, default=None, metavar="Å²", help="mean-square displacement <u²> per direction [Å²] smearing the potential (e.g. 0.0030 for MoS2 at 300 K)")
-    group.add_argument("--frozen-phonons", type=int, default=0, metavar="N", help="average N frozen-phonon configurations per exit wave, displacing atoms by --amplitudes")
+    group.add_argument("--frozen-phonons", type=int, default=0, metavar="N", help="store the exit waves of N frozen-phonon configurations per sample (atoms displaced by --amplitudes); images average their intensities")
     group.add_argument("--amplitudes", type=Path, default=None, metavar="FILE", help="vibrational amplitudes per element and coordination [Å] (JSON from temnn.io.vibrations.write_amplitudes)")
     group.add_argument("--amplitude-scale", type=float, default=1.0, metavar="F", help="factor on every vibrational amplitude (default 1)")
     group.add_argument("--store-object-wave", action="store_true", help="also store the exit wave of the flake/particle without its support")
@@ -195,7 +197,7 @@ def _run_flake(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
     from ..simulate.waves import WaveSettings
-    from ..workflows.structures import make_structures
+    from ..workflows.structures import choose_slicing, make_structures
 
     if args.n < 0:
         raise TemnnError(f"N must be a non-negative number of systems, got {args.n}")
@@ -212,6 +214,15 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         projection=args.projection,
         debye_waller=args.debye_waller,
     )
+    accuracy = None
+    if args.slice_tolerance is not None:
+        settings, accuracy, choice = choose_slicing(make, settings, seed=args.seed, start=args.start,
+                                                    tolerance=args.slice_tolerance, band=args.slice_band)
+        if not args.quiet:
+            print(f"slice thickness {choice.slice_thickness:g} Å (max |Δψ| against {args.slice_thickness:g} Å: "
+                  + ", ".join(f"{t:g} Å {d:.2g}" for t, d in choice.differences) + ")")
+    elif args.slice_band is not None:
+        raise TemnnError("--slice-band needs --slice-tolerance")
     dataset, preview = make_structures(
         args.out,
         args.n,
@@ -225,6 +236,7 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         wave_function=_frozen_phonons(args),
         overwrite=args.overwrite,
         preview=args.preview,
+        wave_accuracy=accuracy,
         progress=not args.quiet,
     )
     if preview is not None:

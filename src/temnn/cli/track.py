@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", metavar="P", type=float, default=0.5,
                    help="particle where the map ≥ this (default 0.5)")
     p.add_argument("--overlap", metavar="FRACTION", type=float, default=0.5,
-                   help="smallest overlap |A∩B|/min(|A|,|B|) that keeps an id between frames (default 0.5)")
+                   help="smallest overlap area(A∩B)/min(area(A), area(B)) that keeps an id between frames (default 0.5)")
     p.add_argument("--ids", metavar="ID", type=int, nargs="+", help="ids drawn in area.png (default: --n-ids)")
     p.add_argument("--n-ids", metavar="N", type=int, default=8,
                    help="draw the N longest-lived (then largest) particles in area.png (default 8)")

@@ -3,16 +3,21 @@
 Layout (DESIGN.md, "Contracts between stages"); ``NNNNN`` is the sample index,
 zero-padded to five digits::
 
-    DATA/manifest.json          generator + arguments, seed, wave settings,
+    DATA/manifest.json          generator + arguments, seed, wave settings (and how
+                                the slice thickness was chosen, when it was),
                                 package versions, sample count
     DATA/structures/NNNNN.traj  ASE atoms (positions in Å, cell, numbers)
     DATA/sites/NNNNN.npz        sites (N, 2) [Å], classes (N,) int64,
                                 class_names (K,) str, mask_classes (M,) int64
-    DATA/waves/NNNNN.npz        wave complex64 (nx, ny), sampling (2,) float64 [Å],
-                                energy () float64 [eV], optionally wave_object
+    DATA/waves/NNNNN.npz        wave complex64 (nx, ny), or (K, nx, ny) for K
+                                frozen-phonon configurations; sampling (2,)
+                                float64 [Å], energy () float64 [eV],
+                                optionally wave_object (same shape)
 
-Waves follow abTEM's axis order: ``wave[ix, iy]`` is the exit wave at
-``(ix·sx, iy·sy)`` [Å] in the cell's frame, ``sampling = (sx, sy)``.
+Waves follow abTEM's axis order: ``wave[..., ix, iy]`` is the exit wave at
+``(ix·sx, iy·sy)`` [Å] in the cell's frame, ``sampling = (sx, sy)``. A sample
+made with frozen phonons stores one wave per configuration; images average
+their intensities, and its Exitwave label is their mean (the coherent wave).
 ``wave_object`` is the exit wave of the object without its support
 (:attr:`temnn.structures.sample.Sample.object_atoms`) on the same grid; for a
 sample without support it equals ``wave``.
@@ -156,8 +161,8 @@ def save_wave(path: str | os.PathLike, wave: ExitWave, *, wave_object: ExitWave 
     path : str or os.PathLike
         Destination ``.npz`` file.
     wave : ExitWave
-        The exit wave; stored as ``wave`` complex64 (nx, ny), ``sampling`` (sx, sy)
-        [Å] and ``energy`` [eV].
+        The exit wave; stored as ``wave`` complex64 (nx, ny) or (K, nx, ny) for K
+        frozen-phonon configurations, ``sampling`` (sx, sy) [Å] and ``energy`` [eV].
     wave_object : ExitWave, optional
         Exit wave of the object without support, on the same grid.
     """
@@ -186,8 +191,8 @@ def load_wave(path: str | os.PathLike, *, object_only: bool = False) -> ExitWave
     Returns
     -------
     ExitWave
-        ``array[ix, iy]`` at ``(ix·sx, iy·sy)`` [Å], ``sampling`` (sx, sy) [Å/pixel],
-        ``energy`` [eV].
+        ``array[..., ix, iy]`` at ``(ix·sx, iy·sy)`` [Å], (nx, ny) or (K, nx, ny) for K
+        frozen-phonon configurations; ``sampling`` (sx, sy) [Å/pixel], ``energy`` [eV].
     """
     path = _existing(path)
     key = "wave_object" if object_only else "wave"
@@ -246,6 +251,7 @@ def start_manifest(
     store_object_wave: bool,
     wave_function: Callable[..., Any] | None,
     overwrite: bool,
+    wave_accuracy: Mapping[str, Any] | None = None,
 ) -> tuple[Dataset, dict[str, Any]]:
     """Open (or create) the data set folder ``out`` and write its manifest.
 
@@ -268,6 +274,9 @@ def start_manifest(
         Exit-wave hook, recorded by its ``repr``.
     overwrite : bool
         Delete the samples of a data set made with other settings instead of refusing.
+    wave_accuracy : mapping, optional
+        How ``wave_settings`` were chosen, recorded as ``wave_accuracy`` (e.g.
+        :meth:`temnn.simulate.waves.SliceConvergence.to_dict`).
 
     Returns
     -------
@@ -284,6 +293,8 @@ def start_manifest(
         "wave_function": None if wave_function is None else repr(wave_function),
         "versions": _versions(),
     }
+    if wave_accuracy is not None:
+        manifest["wave_accuracy"] = _json_ready(dict(wave_accuracy))
     _check_manifest(dataset, manifest, overwrite)
     finish_manifest(dataset, manifest)
     return dataset, manifest

@@ -234,6 +234,29 @@ def read_microscope_file(path: str | os.PathLike, *, signal: int | None = None,
             "the file is corrupt, truncated or not of the type its extension says"
         ) from None
     index, chosen = _pick_image_signal(path, signals, signal)
+    return signal_to_file(chosen, path=path, plugin=plugin, index=index, sampling=sampling)
+
+
+def signal_to_file(chosen: Mapping[str, Any], *, path: Path, plugin: str, index: int = 0,
+                   sampling: float | None = None) -> MicroscopeFile:
+    """A :class:`MicroscopeFile` from one signal dictionary (RosettaSciIO's or HyperSpy's).
+
+    Parameters
+    ----------
+    chosen : mapping
+        ``data``, ``axes`` (each with ``scale``, ``units``, ``navigate``), ``metadata`` and
+        ``original_metadata``, as RosettaSciIO readers return them (and as
+        :meth:`ExperimentalData.from_hyperspy` collects them from a HyperSpy signal).
+    path : pathlib.Path
+        Where the signal came from (for messages).
+    plugin : str
+        The RosettaSciIO plugin that read it (picks the plugin's own metadata fields), or
+        ``"hyperspy"``.
+    index : int
+        The signal's index in its file.
+    sampling : float, optional
+        Pixel size [Å/pixel] that replaces the signal's calibration.
+    """
     axes = _ordered_axes(chosen)
     data = chosen["data"]
     signal_axes = [ax for ax in axes if not ax.get("navigate", False)]

@@ -76,7 +76,7 @@ def save_dataset_preview(dataset: Dataset, indices: Sequence[int], path: str | o
         atoms = dataset.load_structure(index)
         sample = Sample(atoms=atoms, sites=sites, classes=classes, class_names=names)
         plot_sample(sample, axes[0, column], title=f"{index:05d}: {atoms.get_chemical_formula()}")
-        wave = dataset.load_wave(index)
+        wave = dataset.load_wave(index).coherent()  # the mean wave of frozen-phonon configurations
         extent = wave.extent
         # arrays index (x, y): transpose so that x runs horizontally, y upwards
         image = axes[1, column].imshow(

@@ -39,7 +39,10 @@ def label_inputs(dataset: Dataset, index: int, parameters: Parameters, wave: Exi
     -------
     dict
         ``wave`` and ``wave_sampling`` [Å/pixel] for an Exitwave label; ``sites`` [Å],
-        ``classes`` (and ``mask_classes`` for a Mask) otherwise.
+        ``classes`` (and ``mask_classes`` for a Mask) otherwise. The Exitwave label of a
+        frozen-phonon sample (K configurations) is the mean of its K waves
+        (:meth:`~temnn.simulate.waves.ExitWave.coherent`): the coherent wave, the one
+        quantity of an incoherent ensemble that a single complex wave can stand for.
 
     Raises
     ------
@@ -49,6 +52,7 @@ def label_inputs(dataset: Dataset, index: int, parameters: Parameters, wave: Exi
     """
     if parameters.label == "Exitwave":
         label_wave = dataset.load_wave(index, object_only=True) if parameters.exitwave_without_support else wave
+        label_wave = label_wave.coherent()
         return {"wave": label_wave.array, "wave_sampling": label_wave.sampling}
     sites, classes, class_names = dataset.load_sites(index)
     check_label_classes(parameters, class_names, source=str(dataset.sites_path(index)))

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, FileEdit, FloatSpinBox
+from magicgui.widgets import CheckBox, FileEdit, FloatSpinBox, Label
 from napari.layers import Image
+from qtpy.QtCore import Qt
 
 from ..errors import TemnnError
 from ._apply_model import channels_background, load_model_file
 from ._base import WorkerWidget, show_warning
-from ._layers import LayerFrames, angstrom_to_nm, derived_layer_kwargs
+from ._layers import LayerFrames, derived_layer_kwargs
 from ._workers import Step, find_atoms, plan_prediction
 
-__all__ = ["FindAtomsWidget", "class_colours"]
+__all__ = ["FindAtomsWidget", "class_colours", "legend_entries"]
 
 _PALETTE = np.array([  # matplotlib's tab10, RGBA
     [0.122, 0.467, 0.706, 1.0], [1.0, 0.498, 0.055, 1.0], [0.173, 0.627, 0.173, 1.0], [0.839, 0.153, 0.157, 1.0],
@@ -28,13 +29,25 @@ def class_colours(classes: np.ndarray) -> np.ndarray:
     return _PALETTE[np.asarray(classes, dtype=np.int64) % len(_PALETTE)]
 
 
+def legend_entries(classes: np.ndarray, names: list[str]) -> list[tuple[str, str, int]]:
+    """(class name, colour as ``#rrggbb``, number of columns) for every class found, in class order."""
+    classes = np.asarray(classes, dtype=np.int64)
+    entries = []
+    for c in np.unique(classes):
+        r, g, b = (int(round(255 * v)) for v in class_colours(np.array([c]))[0, :3])
+        name = names[c] if 0 <= c < len(names) else f"class {c}"
+        entries.append((name, f"#{r:02x}{g:02x}{b:02x}", int((classes == c).sum())))
+    return entries
+
+
 class FindAtomsWidget(WorkerWidget):
     """Column positions and classes from a Disk probability layer, or from an image and a Disk model.
 
     Peaks at least ``min distance`` apart and above ``threshold`` are found in 1 − the
     background channel (or the sum of the channels) and refined to sub-pixel precision;
     each takes the class of its most probable channel (:func:`temnn.find_peaks`). Points
-    carry the features ``class``, ``class_name`` and ``probability``.
+    carry the features ``class``, ``class_name`` and ``probability``, coloured by class; the
+    legend under the Run button names each colour's class and counts its columns.
     """
 
     title = "Find atoms"
@@ -54,6 +67,9 @@ class FindAtomsWidget(WorkerWidget):
         self.extend([self.source, self.model_path, self.min_distance, self.threshold, self.last_is_background,
                      self.sampling])
         self.finish_layout()
+        self.legend = Label(label="classes", value="")
+        self.legend.native.setTextFormat(Qt.TextFormat.RichText)  # coloured discs before the names
+        self.append(self.legend)
 
     def run(self) -> None:
         layer = self.required(self.source.value, "layer")
@@ -103,5 +119,9 @@ class FindAtomsWidget(WorkerWidget):
             features={"class": cls, "class_name": class_names,
                       "probability": np.concatenate(values) if values else np.zeros(0)},
             face_color=class_colours(cls) if len(cls) else "white", border_width=0,
-            size=angstrom_to_nm(max(self.min_distance.value, sampling * 4)),  # a disc as wide as the spacing
+            # a disc as wide as the column spacing; napari sizes points in data units (pixels here)
+            size=max(self.min_distance.value / sampling, 4.0),
             metadata={"temnn": {"sampling_angstrom": sampling, "class_names": names}}))
+        self.legend.value = " ".join(
+            f'<span style="color:{colour}">&#9679;</span>&nbsp;{name}&nbsp;({count})&nbsp;'
+            for name, colour, count in legend_entries(cls, names))

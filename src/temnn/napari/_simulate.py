@@ -6,60 +6,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, LineEdit, PushButton, SpinBox
+from magicgui.widgets import ComboBox, FileEdit, FloatSpinBox, LineEdit, PushButton, SpinBox
 
 from ..errors import TemnnError
-from ..parameters import FIELD_UNITS, Parameters
+from ..parameters import Parameters
 from ._base import WorkerWidget, figure_canvas, model_trained, show_info
+from ._form import ParametersForm
 from ._workers import GENERATORS, Step, TrainingRun, default_parameters, simulate_and_train
 
 __all__ = ["SimulateTrainWidget", "ParametersForm"]
-
-
-class ParametersForm(Container):
-    """A form with one line per field of :class:`temnn.Parameters`, each value written as JSON.
-
-    Ranges read ``[low, high]``, ``null`` switches an option off; the field's unit is in its
-    tooltip. :attr:`parameters` validates the whole form at once (every problem listed).
-    """
-
-    def __init__(self, parameters: Parameters) -> None:
-        self.fields = {
-            name: LineEdit(name=name, label=name, tooltip=FIELD_UNITS.get(name, ""))
-            for name in parameters.to_dict()
-        }
-        super().__init__(widgets=list(self.fields.values()), labels=True, scrollable=True)
-        self.set(parameters)
-
-    def set(self, parameters: Parameters) -> None:
-        """Show a parameters file in the form."""
-        for name, value in parameters.to_dict().items():
-            self.fields[name].value = json.dumps(value)
-
-    @property
-    def parameters(self) -> Parameters:
-        """The form's parameters file, validated.
-
-        Raises
-        ------
-        TemnnError
-            A line that is no JSON, or values :class:`temnn.Parameters` refuses.
-        """
-        data = {}
-        for name, field in self.fields.items():
-            try:
-                data[name] = json.loads(field.value)
-            except json.JSONDecodeError:
-                raise TemnnError(f"parameters form: '{name}' must be {FIELD_UNITS.get(name, 'a JSON value')} "
-                                 f"written as JSON (e.g. [0.1, 0.2] or null), got {field.value!r}") from None
-        return Parameters.from_dict(data, source="parameters form")
 
 
 class SimulateTrainWidget(WorkerWidget):
     """Generate a training set, its images and labels, and train a network, in the background.
 
     Pick a structure generator (MoS2 flakes at 50 keV, or CeO2-supported Au particles at
-    300 keV), edit the parameters file in the form (or load one), and run: structures and
+    300 keV), edit the parameters file in the typed form (every field with its unit), or
+    load one, and run: structures and
     exit waves (abTEM multislice), images and labels, then training, one epoch at a time
     with the learning curve drawn live. Every stage resumes when run again with the same
     settings. The best model is then picked up by "Apply model".

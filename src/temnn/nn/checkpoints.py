@@ -2,7 +2,9 @@
 
 A *model* is two files with a common stem: ``STEM.safetensors`` (the weights) and
 ``STEM.json`` (the card: architecture and hyper-parameters, task, channels, the parameters
-file of the training set, training history, temnn version, card format). The card records
+file of the training set, training history, the samples of the training and validation sets
+as :class:`temnn.io.provenance.SampleSet` records under ``training.sets``, temnn version,
+card format). The card records
 the SHA-256 of the weights, so a weights file that does not belong to its card (an
 interrupted save) is refused. Loading rebuilds the architecture by name from the card, so
 it never executes code from a file.
@@ -96,8 +98,8 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     Parameters
     ----------
     path : str or os.PathLike
-        A model stem or one of its two files, or a training output folder (loads its
-        ``best`` model, else ``model``).
+        A model stem or one of its two files, a training output folder (loads its
+        ``best`` model, else ``model``), or the name of a named model (``temnn models``).
     device : str or torch.device
         Where to put the weights.
 
@@ -169,8 +171,13 @@ def _card_task(stem: Path, card: Mapping[str, Any]) -> Task | None:
 
 
 def resolve_stem(path: str | os.PathLike) -> Path:
-    """The model stem that ``path`` names (see :func:`load_model`)."""
+    """The model stem that ``path`` names (see :func:`load_model`); a bare name that is no file or
+    folder names a model of ``temnn models``."""
     path = Path(path)
+    if not path.exists() and not path.with_name(path.name + ".json").exists() and str(path) == path.name:
+        from ..io.models import find_model
+
+        return find_model(path.name)  # a bare name that is no file: a named model (``temnn models``)
     if path.is_dir():
         for name in ("best", "model"):
             if (path / f"{name}.json").is_file():

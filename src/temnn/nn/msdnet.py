@@ -12,13 +12,19 @@ Choice of variant: the input *is* part of the concatenation for every layer, as 
 Sethian's original (the thesis' Keras version let the first layer's output replace the
 input). Keeping the input lets every layer, and the output layer, see the raw images.
 
+Speed: convolving the growing stack once per layer (``C → w`` channels, ``C`` up to 50) is a
+shape convolution libraries run at a few % of their dense rate. Here each new map group is
+convolved once per dilation, as soon as it exists, into the pre-activations of *all* later
+layers with that dilation (``w → n·w`` channels, see :class:`_PushPlan`); the backward pass
+mirrors it. Same function, same parameters (``benchmarks/msdnet.py`` measures both).
+
 Memory: a naive implementation concatenates a growing tensor for every layer and autograd
 keeps each of those copies, so memory grows as ``layers²``. Here one buffer of
 ``in_channels + layers·width`` maps is filled layer by layer and a custom autograd function
-computes the backward pass from that buffer (as Pelt's ``msdnet`` package does), so the
-stored activations grow linearly with depth. ``memory_efficient=False`` selects the plain
-``torch.cat`` implementation (same parameters, same function), kept as the reference for
-tests and benchmarks.
+computes the backward pass from that buffer and the pre-activations (as Pelt's ``msdnet``
+package does), so the stored activations grow linearly with depth. ``memory_efficient=False``
+selects the plain ``torch.cat`` implementation (same parameters, same function), kept as a
+reference for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -166,34 +172,165 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype
 
 
+class _PushPlan:
+    """Which convolutions carry each feature map to the later layers that read it.
+
+    Layer ``j`` reads every earlier map with its own dilation ``d_j``. Instead of convolving
+    the growing stack once per layer (``C → w`` channels: a shape convolution libraries run at
+    a few % of their speed), each map group is convolved once per dilation, *as soon as it
+    exists*, into the pre-activations of all later layers with that dilation (``w → n·w``
+    channels). The pre-activation buffer is ordered by dilation, so those later layers are
+    one contiguous slice, and the weights are gathered into one tensor per dilation.
+
+    Parameters
+    ----------
+    dilations : tuple of int
+        Dilation of each layer [pixels].
+    kernel : int
+        Kernel side [pixels].
+    width : int
+        Maps added by each layer.
+    in_channels : int
+        Input maps.
+    """
+
+    def __init__(self, dilations: tuple[int, ...], kernel: int, width: int, in_channels: int) -> None:
+        self.kernel, self.width, self.in_channels = kernel, width, in_channels
+        self.groups = sorted(set(dilations))
+        members = {d: [j for j, dj in enumerate(dilations) if dj == d] for d in self.groups}
+        self.layers_of = [members[d] for d in self.groups]
+        self.offset = []  # first pre-activation channel of each dilation group
+        self.row = [0] * len(dilations)  # (group, index in group) of each layer
+        start = 0
+        for g, layers in enumerate(self.layers_of):
+            self.offset.append(start)
+            for r, j in enumerate(layers):
+                self.row[j] = (g, r)
+            start += len(layers) * width
+        # Pushes of source s (-1: the input; j: layer j's maps): (group, first row) per dilation.
+        self.pushes = {
+            s: [
+                (g, next(r for r, j in enumerate(layers) if j > s))
+                for g, layers in enumerate(self.layers_of)
+                if layers[-1] > s
+            ]
+            for s in range(-1, len(dilations))
+        }
+
+    def channels(self, j: int) -> slice:
+        """Pre-activation channels of layer ``j`` in the dilation-ordered buffer."""
+        g, r = self.row[j]
+        start = self.offset[g] + r * self.width
+        return slice(start, start + self.width)
+
+    def sources(self, s: int) -> slice:
+        """Feature-map channels of source ``s`` (-1: the input images)."""
+        if s < 0:
+            return slice(0, self.in_channels)
+        start = self.in_channels + s * self.width
+        return slice(start, start + self.width)
+
+    def gather(self, weights: Sequence[torch.Tensor], dtype: torch.dtype) -> list[torch.Tensor]:
+        """One weight tensor per dilation: rows of its layers, all feature-map columns (zeros unread)."""
+        total = self.in_channels + len(self.row) * self.width
+        gathered = []
+        for layers in self.layers_of:
+            w = weights[layers[0]].new_zeros(len(layers) * self.width, total, self.kernel, self.kernel, dtype=dtype)
+            for r, j in enumerate(layers):
+                w[r * self.width : (r + 1) * self.width, : weights[j].shape[1]] = weights[j]
+            gathered.append(w)
+        return gathered
+
+    def pad(self, g: int) -> int:
+        """Reflection padding of dilation group ``g`` [pixels]."""
+        return self.groups[g] * (self.kernel - 1) // 2
+
+
+_PLANS: dict[tuple, _PushPlan] = {}
+
+
+def _plan(spec: tuple, in_channels: int) -> _PushPlan:
+    key = (*spec, in_channels)
+    if key not in _PLANS:
+        _PLANS[key] = _PushPlan(*spec, in_channels)
+    return _PLANS[key]
+
+
 def _forward_features(
     x: torch.Tensor, spec: tuple, params: Sequence[torch.Tensor], *, keep_preactivation: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Fill the feature buffer layer by layer; optionally keep the pre-activations for backward."""
-    dilations, kernel, width = spec
+    """Fill the feature buffer layer by layer, pushing each new map into all later layers.
+
+    Returns the feature buffer and, when asked, the pre-activations (dilation-ordered).
+    """
     dtype = _compute_dtype(x)
+    plan = _plan(spec, x.shape[1])
+    layers = len(spec[0])
     batch, cin, rows, cols = x.shape
     with torch.autocast(x.device.type, enabled=False):
-        features = x.new_empty(batch, cin + len(dilations) * width, rows, cols, dtype=dtype)
+        weights = plan.gather(params[0::3], dtype)
+        features = x.new_empty(batch, cin + layers * plan.width, rows, cols, dtype=dtype)
         features[:, :cin] = x
-        pre = x.new_empty(batch, len(dilations) * width, rows, cols, dtype=dtype) if keep_preactivation else None
-        for i, d in enumerate(dilations):
-            weight, bias, slope = (p.to(dtype) for p in params[3 * i : 3 * i + 3])
-            c = cin + i * width
-            pad = d * (kernel - 1) // 2
-            z = F.conv2d(F.pad(features[:, :c], (pad,) * 4, mode="reflect"), weight, bias, dilation=d)
-            if pre is not None:
-                pre[:, i * width : (i + 1) * width] = z
-            features[:, c : c + width] = F.prelu(z, slope)
-    return features, pre
+        pre = x.new_empty(batch, layers * plan.width, rows, cols, dtype=dtype)
+        for j in range(layers):
+            pre[:, plan.channels(j)] = params[3 * j + 1].to(dtype).view(1, -1, 1, 1)
+        for s in range(-1, layers):
+            src = plan.sources(s)
+            if s >= 0:
+                z = pre[:, plan.channels(s)]
+                features[:, src] = F.prelu(z, params[3 * s + 2].to(dtype))
+            for g, first in plan.pushes[s]:
+                p = plan.pad(g)
+                rows_ = slice(first * plan.width, None)
+                out = F.conv2d(
+                    F.pad(features[:, src], (p,) * 4, mode="reflect"),
+                    weights[g][rows_, src],
+                    dilation=plan.groups[g],
+                )
+                pre[:, plan.offset[g] + first * plan.width : plan.offset[g] + out.shape[1] + first * plan.width] += out
+    return features, pre if keep_preactivation else None
+
+
+def _fold_reflection(grad_padded: torch.Tensor, pad: int) -> torch.Tensor:
+    """Gradient of ``F.pad(x, (pad,) * 4, mode="reflect")`` with respect to ``x``.
+
+    Same result as ``aten.reflection_pad2d_backward``, as a few sliced additions, which run
+    several times faster on the CPU.
+    """
+    if pad == 0:
+        return grad_padded
+    cols = grad_padded[..., pad:-pad].clone()
+    cols[..., 1 : pad + 1] += grad_padded[..., :pad].flip(-1)
+    cols[..., -pad - 1 : -1] += grad_padded[..., -pad:].flip(-1)
+    rows = cols[..., pad:-pad, :].clone()
+    rows[..., 1 : pad + 1, :] += cols[..., :pad, :].flip(-2)
+    rows[..., -pad - 1 : -1, :] += cols[..., -pad:, :].flip(-2)
+    return rows
+
+
+def _phases(x: torch.Tensor, dilation: int) -> torch.Tensor:
+    """Split ``(B, C, S, S')`` (sides divisible by ``dilation``) into its ``dilation²`` sub-lattices.
+
+    A convolution dilated by ``d`` is an undilated one on each sub-lattice (stacked along the
+    batch axis); convolution libraries compute weight gradients far faster without dilation.
+    """
+    b, c, rows, cols = x.shape
+    x = x.reshape(b, c, rows // dilation, dilation, cols // dilation, dilation)
+    return x.permute(3, 5, 0, 1, 2, 4).reshape(dilation * dilation * b, c, rows // dilation, cols // dilation)
 
 
 class _MixedScaleDense(torch.autograd.Function):
     """All MSD layers as one autograd node; backward walks the layers in reverse over the buffer.
 
-    Written by hand because autograd cannot see that layer ``l`` writes only slice ``l`` of a
+    Written by hand because autograd cannot see that each push writes only a slice of a
     shared buffer: in-place writes into a tensor that earlier convolutions saved would fail
-    its version check, and ``torch.cat`` copies make memory quadratic in depth.
+    its version check, and ``torch.cat`` copies make memory quadratic in depth. Only the
+    feature maps and pre-activations are saved (linear in depth).
+
+    Backward mirrors the forward push: once the pre-activation gradient of layer ``j`` is
+    complete, it is convolved (flipped kernel, ``w → C_j`` channels) into the gradients of
+    all maps it read. The weight gradients of all layers sharing a dilation are then one
+    convolution weight gradient, computed undilated on the ``d²`` sub-lattices.
     """
 
     @staticmethod
@@ -209,44 +346,59 @@ class _MixedScaleDense(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_features: torch.Tensor):  # type: ignore[override]
         features, pre, *params = ctx.saved_tensors
+        plan = _plan(ctx.spec, ctx.cin)
         dilations, kernel, width = ctx.spec
         dtype = features.dtype
-        cin = ctx.cin
         accumulate = torch.promote_types(dtype, torch.float32)  # at least float32, even under bf16/fp16 autocast
         grad = grad_features.to(accumulate, copy=True)
+        grad_pre = torch.empty_like(pre, dtype=accumulate)
         grads: list[torch.Tensor | None] = [None] * len(params)
-        for i in reversed(range(len(dilations))):
-            weight, bias, slope = params[3 * i : 3 * i + 3]
-            c = cin + i * width
-            pad = dilations[i] * (kernel - 1) // 2
-            go = grad[:, c : c + width]
-            z = pre[:, i * width : (i + 1) * width].to(accumulate)
+        for j in reversed(range(len(dilations))):
+            weight, bias, slope = params[3 * j : 3 * j + 3]
+            src = plan.sources(j)
+            go = grad[:, src]
+            z = pre[:, plan.channels(j)].to(accumulate)
             positive = z > 0
             # PReLU backward (same convention as torch: slope gradient where z <= 0).
             grad_z = torch.where(positive, go, go * slope.to(accumulate).view(1, -1, 1, 1))
-            grads[3 * i + 2] = (
-                torch.where(positive, 0.0, go * z).sum(dim=(0, 2, 3)).reshape(slope.shape).to(slope.dtype)
+            grad_pre[:, plan.channels(j)] = grad_z
+            grad_slope = torch.where(positive, 0.0, go * z).sum(dim=(0, 2, 3))
+            grads[3 * j + 2] = grad_slope.reshape(slope.shape).to(slope.dtype)
+            grads[3 * j + 1] = grad_z.sum(dim=(0, 2, 3)).to(bias.dtype)
+            if j == 0 and not ctx.needs_input_grad[0]:
+                continue
+            c = src.start
+            pad = dilations[j] * (kernel - 1) // 2
+            # Full correlation with the flipped kernel = gradient of the padded input; then fold the reflection.
+            grad_padded = F.conv2d(
+                F.pad(grad_z.to(dtype), (2 * pad,) * 4),
+                weight.to(dtype).transpose(0, 1).flip(-1, -2),
+                dilation=dilations[j],
             )
-            need_input = i > 0 or ctx.needs_input_grad[0]
-            padded = F.pad(features[:, :c], (pad,) * 4, mode="reflect")
-            grad_padded, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
-                grad_z.to(dtype),
-                padded,
-                weight.to(dtype),
-                [width],
+            grad[:, :c] += _fold_reflection(grad_padded, pad)
+        rows, cols = features.shape[-2:]
+        for g, layers in enumerate(plan.layers_of):
+            d, pad = plan.groups[g], plan.pad(g)
+            c = plan.in_channels + layers[-1] * width
+            extra = (-rows % d, -cols % d)  # zeros so that the sides divide by d
+            padded = F.pad(F.pad(features[:, :c], (pad,) * 4, mode="reflect"), (0, extra[1], 0, extra[0]))
+            grad_out = grad_pre[:, plan.offset[g] : plan.offset[g] + len(layers) * width].to(dtype)
+            grad_out = F.pad(grad_out, (0, extra[1], 0, extra[0]))
+            _, grad_weight, _ = torch.ops.aten.convolution_backward(
+                _phases(grad_out, d),
+                _phases(padded, d),
+                features.new_empty(len(layers) * width, c, kernel, kernel),
+                None,
                 [1, 1],
                 [0, 0],
-                [dilations[i], dilations[i]],
+                [1, 1],
                 False,
                 [0, 0],
                 1,
-                [need_input, True, True],
+                [False, True, False],
             )
-            grads[3 * i] = grad_weight.to(weight.dtype)
-            grads[3 * i + 1] = grad_bias.to(bias.dtype)
-            if need_input:
-                grad[:, :c] += torch.ops.aten.reflection_pad2d_backward(grad_padded, features[:, :c], [pad] * 4).to(
-                    accumulate
-                )
-        grad_x = grad[:, :cin].to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
+            for r, j in enumerate(layers):
+                weight = params[3 * j]
+                grads[3 * j] = grad_weight[r * width : (r + 1) * width, : weight.shape[1]].to(weight.dtype)
+        grad_x = grad[:, : ctx.cin].to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
         return (grad_x, None, *grads)

@@ -39,6 +39,7 @@ from .augment import Augmentation
 from .loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
 from .onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
 from ..io.files import output_folder
+from ..io.provenance import check_validation_set, sample_set
 from ..parameters import Parameters
 from ..errors import TemnnError
 from .checkpoints import (
@@ -278,6 +279,13 @@ def train(
     -------
     list of dict
         The history, one row per epoch.
+
+    Raises
+    ------
+    TemnnError
+        Among others, a validation set that shares samples (structures) with the training
+        set (:func:`temnn.io.provenance.check_validation_set`), before anything is written.
+        The model card records both sets' samples under ``training.sets``.
     """
     out = output_folder(out, what="OUT", create=False)
     with _Processes(options.device) as procs:
@@ -329,6 +337,8 @@ class _Run:
             raise TemnnError(f"EPOCHS must be a positive number of training epochs, got {options.epochs}")
         if options.arch not in ARCHITECTURES:
             raise TemnnError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {options.arch!r}")
+        if not isinstance(options.batch_size, int) or options.batch_size < 1:
+            raise TemnnError(f"--batch-size must be a positive integer, got {options.batch_size}")
         if options.batch_size % procs.world_size:
             raise TemnnError(
                 f"--batch-size {options.batch_size} must be a multiple of the number of processes ({procs.world_size})"
@@ -348,6 +358,10 @@ class _Run:
             )
         self.val_set = ImageSet(validation_path)
         check_compatible(self.train_set, self.val_set)
+        self.sample_sets = {
+            "train": sample_set(self.train_set.folder, self.train_set.samples),
+            "validation": sample_set(self.val_set.folder, self.val_set.samples),
+        }
         self.parameters = self.train_set.parameters
         self.task = task_for(self.parameters)
         self.amp_dtype, scaled = _amp_dtype(options.amp, procs.device)
@@ -361,6 +375,8 @@ class _Run:
         if procs.device.type == "cpu" and self.network.cpu_channels_last:
             self.network.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.network, options)
+        # after the options (cheap mistakes first), before anything is written
+        check_validation_set(self.sample_sets["train"], self.sample_sets["validation"])
         self.history: list[dict[str, Any]] = []
         self.best_loss = math.inf
         self.start = 0
@@ -418,6 +434,7 @@ class _Run:
                 "epoch": epoch,
                 "train_set": str(self.train_set.folder),
                 "validation_set": str(self.val_set.folder),
+                "sets": {role: samples.to_dict() for role, samples in self.sample_sets.items()},
                 "image_epochs": self.train_set.image_epochs,
                 "on_the_fly": isinstance(self.train_set, OnTheFlySet),
                 "options": self.options.to_dict(),

@@ -8,30 +8,63 @@ intensity is 1:
    noise, eq. 1.24). Intensities below 0 (ringing of the band-limited image) count as 0.
 2. **MTF.** The parametric form of Lee et al. (eq. 1.25),
    MTF(q̃) = (1 - C) / (1 + (q̃/c0)^c3) + C with q̃ = q/q_N = 2·q·s,
-   filters the noisy counts in Fourier space.
+   filters the counts in Fourier space: the signal by its core (C = 0), the
+   shot noise by the whole form, floor C included (see "The floor C" below).
 3. **Readout.** Poisson(N0) electrons per pixel are added after the MTF (eq. 1.27).
 4. The counts are divided by N_D + N0, the mean count of a vacuum pixel, so
    vacuum has mean intensity 1. The readout mean N0 is *not* subtracted: like a
    counting detector the image stays non-negative, and the offset disappears
    anyway in the local standardisation applied before a network.
 
-**MTF convention.** Publication II (its Appendix A.3) measures the MTF by fitting
-(c1 - c2)/(1 + (q̃/c0)^c3) + c2 to the azimuthally averaged *power* spectrum
-of vacuum images, with C = c2/c1. Thesis eq. 1.26 instead multiplies the
-image's Fourier transform by the MTF, which would make the power spectrum
+**MTF convention.** Publication II (its Appendix A.3, eq. A.1) measures the MTF
+by fitting (c1 - c2)/(1 + (q̃/c0)^c3) + c2 to the azimuthally averaged *power*
+spectrum of vacuum images, with C = c2/c1. Thesis eq. 1.26 instead multiplies
+the image's Fourier transform by the MTF, which would make the power spectrum
 follow MTF². So that fitting our simulated vacuum images recovers the
-parameters we simulated with, the Fourier transform of the counts is multiplied
-by √MTF: the shot-noise power spectrum is then N_D · MTF(q̃) (the signal's
-amplitude transfer is √MTF). With readout, the white readout power N0 adds to
-it, so the fit gives c1 = N_D + N0, c2 = N_D·C + N0 and the same c0, c3:
+parameters we simulated with, amplitudes are multiplied by square roots: the
+shot-noise power spectrum is N_D · MTF(q̃). With readout, the white readout
+power N0 adds to it, so the fit gives c1 = N_D + N0, c2 = N_D·C + N0 and the
+same c0, c3:
 
     C_fit = (N_D · C + N0) / (N_D + N0),
 
 which tends to C at high dose and to 1 when readout dominates (low dose):
 the C-versus-dose trend of publication II (its Fig. 4 and Fig. A.14).
 
-c0 = 0 (thesis listing A.1 has ``mtf_c2 = (0, 0)``) is the limit of a
-vanishingly narrow MTF core: MTF = 1 at q = 0 and C elsewhere.
+**The floor C belongs to the noise, not to the signal.** The thesis reads C as
+"a noise floor that will scale depending on the dominating noise source",
+"controlled by the fractional contribution of the readout noise to the total
+noise" (section 1.3, after eqs. 1.25 and 1.27), and publication II as "a
+fraction of the noise that is not subject to the point spread function of the
+scintillator, but is generated later in the detection process" (its section
+on noise, eqs. 1-3, Figs. 4-5). Its simulated MTF models (Table 3, and Table 1
+of publication III) draw only c0, c3 and N0 (listing A.1: ``mtf_c2 = (0, 0)``),
+and reproduce the fitted C-versus-dose trend from readout alone (Fig. A.14).
+Nothing in that model transfers part of the *signal* unblurred to all
+frequencies, which is what a floor in the signal's transfer would mean (a
+delta-function part of the scintillator's point spread function). So the
+expected counts N_D·I are filtered by √core, core = 1/(1 + (q̃/c0)^c3), the
+C = 0 form, and only the shot noise (the counts less their expectation) by
+√MTF with its floor: a C > 0 adds white noise, proportional to the dose, that
+carries no signal, and leaves the power spectrum that publication II fits
+(and :mod:`temnn.analysis.noise` recovers) unchanged. With C = 0, as in the
+publications, signal and noise share one filter √core. Before this
+convention the signal passed at √C at high frequency, a contrast transfer no
+measurement in the publications supports.
+
+c0 = 0 is the limit of a vanishingly narrow core: the noise's MTF is 1 at
+q = 0 and C elsewhere, and the signal keeps only its mean.
+
+**Edges.** An image is a crop of a larger field, not one period of a periodic
+one, so the MTF filter must not let the left edge act on the right edge as a
+circular FFT would. :func:`detect` reflects each image about its edges (mirror
+about the edge pixels, numpy's ``mode="reflect"``) by a margin of a quarter of
+the image side (at least ``_MIN_MARGIN`` pixels, at most the side less one),
+rounds the padded size up to a fast FFT size, filters, and crops the image back.
+The scintillator's point spread function is a few pixels wide for publication
+II's c0 ≥ 0.2, so what the margin misses is far below the shot noise; the
+mirrored margin continues the image without a step, so no ringing enters from
+the edges either.
 
 Every function takes and returns PyTorch tensors and runs on CPU or GPU;
 random numbers come from an explicit :class:`torch.Generator` on the same device.
@@ -39,12 +72,14 @@ random numbers come from an explicit :class:`torch.Generator` on the same device
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import math
 
 import numpy as np
+import scipy.fft
 import torch
+import torch.nn.functional as F
 
 from ..errors import TemnnError
 
@@ -134,7 +169,8 @@ def detect(
     dose : sequence of float or torch.Tensor, shape (B,), optional
         Dose [e⁻/Å²]; ``None`` for noise-free images (then no readout either).
     mtf : sequence or torch.Tensor, shape (B, 3), optional
-        (c0, c3, C) of each image's parametric MTF; ``None`` for none.
+        (c0, c3, C) of each image's parametric MTF; ``None`` for none. The image is
+        transferred by √(MTF with C = 0), the shot noise by √MTF (module notes).
     readout : sequence of float or torch.Tensor, shape (B,), optional
         Readout noise N0 [electrons/pixel]; ``None`` for none. Needs ``dose``.
     generator : torch.Generator, optional
@@ -165,15 +201,27 @@ def detect(
         if torch.any(dose_t == 0):
             raise TemnnError(f"detect(): 'dose' must be > 0 e⁻/Å² (use None for noise-free images), got {dose!r}")
         electrons = (dose_t.reshape(batch, *extra) * s**2).to(images.dtype)
-        out = torch.poisson(torch.clamp(out, min=0) * electrons, generator=generator)
+        signal = torch.clamp(out, min=0) * electrons  # expected counts: transferred without the floor
+        out = torch.poisson(signal, generator=generator)
     if mtf is not None:
         c0, c3, floor = per_image(mtf, "mtf").to(images.dtype).reshape(batch, 3, *extra).unbind(1)
-        nx, ny = images.shape[-2:]
+        padded, crop = _reflect_pad(out)
+        nx, ny = padded.shape[-2:]
         # q̃ = 2·q·s with q = k/(n·s): independent of the pixel size.
         qx = 2 * torch.fft.fftfreq(nx, device=images.device, dtype=images.dtype)[:, None]
         qy = 2 * torch.fft.rfftfreq(ny, device=images.device, dtype=images.dtype)[None, :]
-        filt = torch.sqrt(parametric_mtf(torch.sqrt(qx**2 + qy**2), c0, c3, floor))
-        out = torch.fft.irfft2(torch.fft.rfft2(out) * filt, s=(nx, ny))
+        q = torch.sqrt(qx**2 + qy**2)
+        spectrum_shape = (*padded.shape[:-1], ny // 2 + 1)
+        core = torch.sqrt(parametric_mtf(q, c0, c3, torch.zeros_like(floor))).expand(spectrum_shape)
+        if dose is None or not torch.any(floor > 0):
+            # No noise, or C = 0: signal and shot noise share the scintillator's transfer √core.
+            parts = [(padded, core)]
+        else:
+            # The signal through √core; the shot noise (counts - their mean) through √MTF, floor included.
+            full = torch.sqrt(parametric_mtf(q, c0, c3, floor)).expand(spectrum_shape)
+            expected = _reflect_pad(signal)[0]
+            parts = [(expected, core), (padded - expected, full)]
+        out = crop(_filter_each(parts, (nx, ny)))
     if dose is not None:
         total = electrons
         if readout is not None:
@@ -182,6 +230,50 @@ def detect(
             total = electrons + n0
         out = out / total
     return out
+
+
+_MIN_MARGIN = 16
+"""Smallest reflected margin [pixels] around an image before the MTF filter (module notes)."""
+
+
+def _reflect_pad(images: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """Images (..., nx, ny) reflected about their edges to a fast FFT size, and the crop back.
+
+    Each axis of n pixels gets a margin m = min(n - 1, max(_MIN_MARGIN, n // 4)) on its
+    low side and at least m on its high side, up to ``scipy.fft.next_fast_len(n + 2m)``
+    (the high margin is at most n - 1, the limit of a single reflection).
+    """
+    shape = images.shape
+    margins = []
+    for n in shape[-2:]:
+        low = min(n - 1, max(_MIN_MARGIN, n // 4))
+        size = min(scipy.fft.next_fast_len(n + 2 * low, real=True), n + low + n - 1)
+        margins.append((low, size - n - low))
+    (x0, x1), (y0, y1) = margins
+    flat = images.reshape(-1, 1, *shape[-2:])
+    padded = F.pad(flat, (y0, y1, x0, x1), mode="reflect") if x0 + x1 + y0 + y1 else flat
+    padded = padded.reshape(*shape[:-2], *padded.shape[-2:])
+
+    def crop(filtered: torch.Tensor) -> torch.Tensor:
+        return filtered[..., x0 : x0 + shape[-2], y0 : y0 + shape[-1]].contiguous()
+
+    return padded, crop
+
+
+def _filter_each(parts: Sequence[tuple[torch.Tensor, torch.Tensor]], shape: tuple[int, int]) -> torch.Tensor:
+    """Σ_parts irfft2(rfft2(images) · transfer) for images (..., nx, ny), one image at a time.
+
+    One transform per image: batched CPU transforms of small power-of-two sizes
+    (16-64 measured here) round differently with the number of threads, and an
+    image's bytes must not depend on how many workers made the data set.
+    """
+    lead = parts[0][0].shape[:-2]
+    flat = [(x.reshape(-1, *shape), t.reshape(-1, *t.shape[-2:])) for x, t in parts]
+    out = []
+    for i in range(flat[0][0].shape[0]):
+        spectrum = sum(torch.fft.rfft2(x[i]) * t[i] for x, t in flat)
+        out.append(torch.fft.irfft2(spectrum, s=shape))
+    return torch.stack(out).reshape(*lead, *shape)
 
 
 def _poisson_per_image(rate: torch.Tensor, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:

@@ -10,8 +10,10 @@ the device of the waves, one call for the whole batch:
    :mod:`temnn.simulate.optics`) multiplies the Fourier transform of each wave
    on the wave's full periodic grid, the multislice cell, before any cropping,
    so the crop never wraps image features around its edges.
-2. The intensity |ψ|² is formed on the native grid, or on a coarser grid of the
-   same cell when the envelopes allow it (:func:`_intensity_grid`): the image
+2. The intensity |ψ|² is formed on the native grid (for a frozen-phonon sample,
+   the mean of the intensities of its configurations' image waves, each after
+   the CTF: an exposure averages the snapshots incoherently), or on a coarser
+   grid of the same cell when the envelopes allow it (:func:`_intensity_grid`): the image
    wave's spectrum is cut where the aperture or the temporal envelope is below
    e⁻¹⁶ ≈ 1e-7 (beyond float32 precision), and the grid is just fine enough
    that |ψ|² has no aliasing within the image's band. The result is the same
@@ -59,8 +61,11 @@ def form_images(
 
     Parameters
     ----------
-    waves : torch.Tensor, complex, shape (B, Nx, Ny)
-        Exit waves on one native grid, indexed ``[ix, iy]``, vacuum amplitude 1.
+    waves : torch.Tensor, complex, shape (B, Nx, Ny) or (B, K, Nx, Ny)
+        Exit waves on one native grid, indexed ``[ix, iy]``, vacuum amplitude 1; with
+        a K axis, the waves of each sample's K frozen-phonon configurations. The CTF
+        multiplies every configuration's wave and the image is the mean of their
+        intensities, (1/K) Σ_k |ψ_k ⊗ h|², not the intensity of the mean wave.
     wave_sampling : float or tuple[float, float]
         Sampling of the waves [Å/pixel].
     micro : sequence of MicroscopeParameters, length B
@@ -80,10 +85,12 @@ def form_images(
         Images, vacuum mean 1, on the device of ``waves``.
     """
     waves = torch.as_tensor(waves)
-    if waves.ndim != 3 or not waves.is_complex():
+    if waves.ndim not in (3, 4) or not waves.is_complex():
         raise TemnnError(
-            f"form_images(): waves must be a complex (B, Nx, Ny) tensor, got {waves.dtype} {tuple(waves.shape)}"
+            "form_images(): waves must be a complex (B, Nx, Ny) tensor, or (B, K, Nx, Ny) for K frozen-phonon "
+            f"configurations, got {waves.dtype} {tuple(waves.shape)}"
         )
+    configurations = waves.ndim == 4
     batch = waves.shape[0]
     if len(micro) != batch or len(geometries) != batch:
         raise TemnnError(
@@ -131,8 +138,10 @@ def form_images(
         semiangle=semiangle,
     )
     for t in transfer_functions:
-        image_wave = torch.fft.ifft2(spectrum * t)
+        image_wave = torch.fft.ifft2(spectrum * (t.unsqueeze(-3) if configurations else t))
         intensity = torch.view_as_real(image_wave).square().sum(dim=-1)
+        if configurations:
+            intensity = intensity.mean(dim=1)  # incoherent average over the configurations
         intensity_spectra.append(band.crop(torch.fft.rfft2(intensity)))
     images = band.evaluate(torch.stack(intensity_spectra, dim=1), fill=1.0)
     dose = _all_or_none(micro, "dose")

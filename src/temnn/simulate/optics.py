@@ -100,7 +100,7 @@ def wavelength(energy: float) -> float:
 def scherzer_defocus(Cs: float, energy: float) -> float:
     """(Extended) Scherzer defocus in abTEM's convention.
 
-    Δf = sign(Cs) · √(3/2 · |Cs| · λ), thesis eq. 1.17 (|1.2| ≈ √1.5) with the
+    ``Δf = sign(Cs) · √(3/2 · |Cs| · λ)``, thesis eq. 1.17 (``|1.2| ≈ √1.5``) with the
     sign of defocus = -C10: positive for positive Cs.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Frozen phonons: exit waves averaged over randomly displaced copies of a structure.
+"""Frozen phonons: the exit waves of randomly displaced copies of a structure (images average their intensities).
 
 Thesis chapter 5 and publication I eq. 1. The displacements come from
 :func:`temnn.structures.vibrations.perturb_atoms` (amplitudes per element and coordination,
@@ -30,7 +30,7 @@ def frozen_phonon_wave(
     *,
     scale: float = 1.0,
 ) -> ExitWave:
-    """Exit wave averaged over ``n`` frozen-phonon configurations.
+    """Exit waves of ``n`` frozen-phonon configurations of ``atoms``.
 
     Parameters
     ----------
@@ -51,9 +51,11 @@ def frozen_phonon_wave(
     Returns
     -------
     ExitWave
-        The mean of the configurations' complex exit waves: the coherent part of
-        the wave, whose intensity lacks the thermal diffuse background (small for
-        thin 2D samples).
+        complex64 (n, nx, ny), one wave per configuration, for n ≥ 2; the single
+        configuration's (nx, ny) wave for n = 1. Images average the intensities of
+        the configurations after the CTF (thesis ch. 5: an exposure averages many
+        snapshots incoherently), which keeps the thermal diffuse scattering that the
+        mean wave (:meth:`ExitWave.coherent`) lacks; the mean wave is the Exitwave label.
 
     Notes
     -----
@@ -62,25 +64,24 @@ def frozen_phonon_wave(
     not the edge atoms' rotated frames, and the loop keeps temnn's deterministic
     FFT planning and per-sample random streams. The mean of the displaced copies of
     one atom's wave is its static wave convolved with the displacement Gaussian,
-    so an isolated column's width grows as σ² → σ² + ⟨u²⟩.
+    so the coherent wave's isolated column width grows as σ² → σ² + ⟨u²⟩.
     """
     if not (isinstance(n, (int, np.integer)) and n >= 1):
         raise TemnnError(f"frozen phonons: the number of configurations must be a positive integer, got {n!r}")
     rng = rng if rng is not None else np.random.default_rng()
-    total = None
-    wave = None
-    for _ in range(int(n)):
-        wave = exit_wave(perturb_atoms(atoms, amplitudes, rng, scale=scale), settings)
-        total = wave.array.astype(np.complex128) if total is None else total + wave.array
-    assert wave is not None and total is not None
-    return ExitWave(array=(total / n).astype(np.complex64), sampling=wave.sampling, energy=wave.energy)
+    waves = [exit_wave(perturb_atoms(atoms, amplitudes, rng, scale=scale), settings) for _ in range(int(n))]
+    if n == 1:
+        return waves[0]
+    array = np.stack([wave.array for wave in waves]).astype(np.complex64, copy=False)
+    return ExitWave(array=array, sampling=waves[0].sampling, energy=waves[0].energy)
 
 
 @dataclass(frozen=True)
 class FrozenPhonons:
     """A picklable exit-wave hook for the structures stage: ``hook(atoms, settings, rng) -> ExitWave``.
 
-    Replaces ``exit_wave(atoms, settings)`` by :func:`frozen_phonon_wave` with
+    Replaces ``exit_wave(atoms, settings)`` by :func:`frozen_phonon_wave` (one wave
+    per configuration, stored as a (K, nx, ny) array) with
     these amplitudes, so that a data-set generator can offer
     ``--frozen-phonons N --amplitudes FILE``.
 
@@ -89,7 +90,7 @@ class FrozenPhonons:
     amplitudes : VibrationalAmplitudes
         Amplitudes per element and coordination (and edges) [Å].
     configurations : int
-        Configurations averaged per exit wave.
+        Configurations per sample; images average their intensities.
     scale : float
         Factor on every amplitude [1].
 
@@ -105,5 +106,5 @@ class FrozenPhonons:
     scale: float = 1.0
 
     def __call__(self, atoms: Atoms, settings: WaveSettings | None, rng: np.random.Generator) -> ExitWave:
-        """The frozen-phonon exit wave of ``atoms`` (see :func:`frozen_phonon_wave`)."""
+        """The frozen-phonon exit waves of ``atoms`` (see :func:`frozen_phonon_wave`)."""
         return frozen_phonon_wave(atoms, self.amplitudes, self.configurations, settings, rng, scale=self.scale)

@@ -119,8 +119,9 @@ def synthesise(
 
     Parameters
     ----------
-    waves : sequence of complex (Nx, Ny) tensors or arrays, length B
-        Exit waves, vacuum amplitude 1; grids may differ between samples.
+    waves : sequence of complex (Nx, Ny) or (K, Nx, Ny) tensors or arrays, length B
+        Exit waves, vacuum amplitude 1, or the K waves of a sample's frozen-phonon
+        configurations (their intensities are averaged); grids may differ between samples.
     wave_sampling : sequence of (float, float), length B
         Sampling (sx, sy) of each wave [Å/pixel].
     draws : sequence of ImageDraw, length B

@@ -5,9 +5,10 @@ exposure, so an image averages many snapshots. Two models:
 
 * **Debye-Waller smearing** (:func:`debye_waller`): every atom's potential is
   convolved with one Gaussian (``WaveSettings.debye_waller``); homogeneous and free.
-* **Frozen phonons**: the exit waves of N randomly displaced copies are averaged
-  (:func:`temnn.simulate.phonons.frozen_phonon_wave`). The *local-environment* variant draws each atom's
-  displacement from a Gaussian whose widths depend on its element and
+* **Frozen phonons**: the exit waves of N randomly displaced copies are kept, and
+  images average their intensities after the CTF
+  (:func:`temnn.simulate.phonons.frozen_phonon_wave`). The *local-environment* variant
+  draws each atom's displacement from a Gaussian whose widths depend on its element and
   coordination number, measured on a molecular-dynamics trajectory
   (:func:`vibrational_amplitudes`); low-coordinated edge atoms vibrate more
   (Chen et al.). The *directional edge* variant (:func:`edge_vibrations`) measures

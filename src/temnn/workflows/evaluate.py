@@ -13,14 +13,17 @@ of perfect images (F1 = 1).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import TemnnError
+from ..analysis.metrics import ATOMIC_F1_RADIUS
 from ..analysis.simulated import META_COLUMNS, TASK_METRIC, PreparedModel, SimulatedData, infer_series, prepare_models
+from ..errors import TemnnError
+from ..io.provenance import OverlapReport
 
 __all__ = ["EvaluationResult", "evaluate", "evaluate_to_folder", "summarise", "SUMMARY_STATISTICS"]
 
@@ -48,6 +51,9 @@ class EvaluationResult:
         or ``rmse`` (Exitwave).
     models : list of PreparedModel
         The model(s) evaluated, loaded and checked (to predict single images again).
+    overlap : OverlapReport
+        Test samples that a model trained or validated on (evaluated with
+        ``allow_overlap=True``), and models whose card cannot tell.
     """
 
     rows: list[dict[str, Any]]
@@ -56,6 +62,7 @@ class EvaluationResult:
     label: str
     metric: str
     models: list[PreparedModel]
+    overlap: OverlapReport = field(default_factory=OverlapReport)
 
     @property
     def higher_is_better(self) -> bool:
@@ -91,14 +98,14 @@ class EvaluationResult:
         return out / "metrics.csv", out / "summary.csv"
 
     def table(self) -> str:
-        """The summary as aligned text (one line per score)."""
+        """The summary as aligned text (one line per score), after a warning line per overlap with training data."""
         header = ("metric",) + SUMMARY_STATISTICS
         lines = [[str(row["metric"])] + [_format(row[k]) for k in SUMMARY_STATISTICS] for row in self.summary]
         widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
         def align(line: list[str]) -> str:
             return "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
 
-        return "\n".join(align(line) for line in [list(header)] + lines)
+        return "\n".join(self.overlap.lines() + [align(line) for line in [list(header)] + lines])
 
     def plot_histogram(self, columns: Sequence[str] | None = None, *,
                        path: str | os.PathLike | None = None) -> tuple[Any, Any]:
@@ -151,10 +158,14 @@ class EvaluationResult:
         return np.asarray([row[column] for row in self.rows if row.get(column) is not None], dtype=np.float64)
 
 
-def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, threshold: float = 0.5,
+def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5,
              batch_size: int = 8, device: Any = "cpu", min_distance: float | None = None,
-             progress: bool = False) -> EvaluationResult:
+             progress: bool = False, allow_overlap: bool = False) -> EvaluationResult:
     """Score a model on every image of a simulated image set.
+
+    The test set must be unseen: a set that shares samples (structures, see
+    :mod:`temnn.io.provenance`) with a model's training or validation set, as recorded in its
+    card, is refused unless ``allow_overlap``.
 
     Parameters
     ----------
@@ -164,7 +175,8 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     image_set : str or os.PathLike
         ``DATA/images/NAME``, or a dataset folder ``DATA`` holding exactly one image set.
     radius : float
-        Atomic F1 matching radius [pixels] (10 px = 1 Å at 0.1 Å/pixel, publication III).
+        Atomic F1 matching radius [Å] (publication III: 1 Å), converted to pixels with
+        each image's own sampling.
     threshold : float
         Probability above which a pixel or a column peak counts as predicted [0-1].
     batch_size : int
@@ -176,6 +188,9 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
         ``spotsize / sampling``.
     progress : bool
         Show a progress bar.
+    allow_overlap : bool
+        Evaluate a test set that shares samples with a model's training or validation set
+        anyway; :attr:`EvaluationResult.overlap` and the summary table then say how many.
 
     Returns
     -------
@@ -186,11 +201,19 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     ------
     TemnnError
         An empty image set, a model that does not fit it (label type, focal-series length,
-        label channels) or a bad option.
+        label channels), a test set sharing samples with a model's training or validation
+        set (without ``allow_overlap``) or a bad option.
+
+    Warns
+    -----
+    OverlapWarning
+        A model card that records no training or validation samples (saved by an older
+        temnn): overlap cannot be checked.
     """
     from tqdm import tqdm
 
     from ..io.image_sets import find_image_set, list_images
+    from ..io.provenance import check_test_set, sample_set
     from ..parameters import Parameters
 
     if not (isinstance(batch_size, int) and batch_size >= 1):
@@ -198,13 +221,15 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
     if not 0.0 < threshold < 1.0:
         raise TemnnError(f"--threshold must be a probability between 0 and 1, got {threshold!r}")
     if not (np.isfinite(radius) and radius > 0):
-        raise TemnnError(f"--radius must be a positive distance in pixels, got {radius!r}")
+        raise TemnnError(f"--radius must be a positive distance in Å (e.g. 1.0), got {radius!r}")
     folder = find_image_set(image_set)
     parameters = Parameters.load(folder / "parameters.json")
     images = list_images(folder)
     if not images:
         raise TemnnError(f"{folder}: the image set is empty (no NNNNN_EE.npz files); run 'temnn images' to make it")
     models = prepare_models(model, parameters, device=device, source=f"the image set {folder}")
+    overlap = check_test_set([(m.name, getattr(m.network, "card", None)) for m in models],
+                             sample_set(folder, {i for i, _ in images}), allow_overlap=allow_overlap)
     rows = []
     with tqdm(total=len(images), desc=f"evaluate {folder.name}", unit="image", disable=not progress) as bar:
         for start in range(0, len(images), batch_size):
@@ -222,7 +247,8 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = 10.0, 
                 data.disagreement = None if disagreement is None else disagreement[k]
                 rows.append(data.metrics_row(radius=radius, threshold=threshold, min_distance=min_distance))
             bar.update(len(batch))
-    return EvaluationResult(rows, summarise(rows), folder, parameters.label, TASK_METRIC[parameters.label], models)
+    return EvaluationResult(rows, summarise(rows), folder, parameters.label, TASK_METRIC[parameters.label], models,
+                            overlap)
 
 
 def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -280,8 +306,9 @@ def _format(value: Any) -> str:
 
 
 def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str | os.PathLike, *,
-                       radius: float = 10.0, threshold: float = 0.5, batch_size: int = 8, device: Any = "cpu",
-                       min_distance: float | None = None, progress: bool = True) -> Any:
+                       radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5, batch_size: int = 8,
+                       device: Any = "cpu", min_distance: float | None = None, progress: bool = True,
+                       allow_overlap: bool = False) -> Any:
     """Evaluate a model (or ensemble) on an image set and write tables and figures (the ``temnn evaluate`` command).
 
     Parameters
@@ -292,8 +319,10 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         The image set.
     out : str or os.PathLike
         Output folder.
-    radius, threshold, batch_size, device, min_distance, progress
-        As for :func:`evaluate` ([pixels], [0-1], images, device, [pixels]).
+    radius, threshold, batch_size, device, min_distance, progress, allow_overlap
+        As for :func:`evaluate` ([Å], [0-1], images, device, [pixels]);
+        a test set sharing samples with a model's training or validation set is refused unless
+        ``allow_overlap``, and ``evaluation.json`` then records the overlap.
 
     Returns
     -------
@@ -303,10 +332,11 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     import matplotlib.pyplot as plt
 
     from ..io.files import output_folder, write_json
+    from ..io.provenance import OverlapWarning
 
     out = output_folder(out, what="--out", create=False)
     result = evaluate(list(models), data, radius=radius, threshold=threshold, batch_size=batch_size, device=device,
-                      min_distance=min_distance, progress=progress)
+                      min_distance=min_distance, progress=progress, allow_overlap=allow_overlap)
     result.write(out)
     histograms = [[result.metric]] + ([["pixel_f1"]] if result.metric == "atomic_f1" else [])
     for columns in histograms:
@@ -316,7 +346,9 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
     examples = {}
     for name, row in result.examples().items():
         example = SimulatedData(result.image_path(row))
-        example.infer(result.models, batch_size=batch_size, threshold=threshold)
+        with warnings.catch_warnings():  # the overlap of the whole set was checked and reported above
+            warnings.simplefilter("ignore", OverlapWarning)
+            example.infer(result.models, batch_size=batch_size, threshold=threshold, allow_overlap=True)
         examples[name] = (example, row)
     _plot_examples(examples, result.metric, out / "examples.png", threshold=threshold, min_distance=min_distance)
     median = examples["median"][0]
@@ -332,9 +364,10 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         "label": result.label,
         "images": len(result.rows),
         "metric": result.metric,
-        "radius_px": radius,
+        "radius_angstrom": radius,
         "min_distance_px": min_distance,
         "threshold": threshold,
+        "overlap": result.overlap.to_dict(),
         "examples": {name: {"index": row["index"], "epoch": row["epoch"], result.metric: row[result.metric]}
                      for name, (_, row) in examples.items()},
     })

@@ -25,7 +25,7 @@ from .runner import run_samples
 if TYPE_CHECKING:
     from ..structures.sample import Sample
 
-__all__ = ["generate_dataset", "make_structures"]
+__all__ = ["generate_dataset", "make_structures", "choose_slicing"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ def generate_dataset(
     wave_function: Callable[[Any, WaveSettings, np.random.Generator], ExitWave] | None = None,
     overwrite: bool = False,
     generator: Mapping[str, Any] | None = None,
+    wave_accuracy: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> Dataset:
     """Build samples ``start … start+n-1``, their exit waves and sites into ``out``.
@@ -128,6 +129,9 @@ def generate_dataset(
     generator : mapping, optional
         ``{"name": ..., "arguments": {...}}`` recorded in the manifest; derived from
         ``make_sample`` when None (a partial's function name and keywords).
+    wave_accuracy : mapping, optional
+        How ``wave_settings`` were chosen, recorded in the manifest as ``wave_accuracy``
+        (e.g. :meth:`temnn.simulate.waves.SliceConvergence.to_dict`).
     progress : bool
         Show a progress bar with rate and remaining time.
 
@@ -148,6 +152,7 @@ def generate_dataset(
         store_object_wave=store_object_wave,
         wave_function=wave_function,
         overwrite=overwrite,
+        wave_accuracy=wave_accuracy,
     )
 
     wanted = range(int(start), int(start) + int(n))
@@ -194,3 +199,44 @@ def make_structures(
     path = Path(out) / "preview.png"
     save_dataset_preview(dataset, dataset.indices()[:preview], path)
     return dataset, path
+
+
+def choose_slicing(
+    make_sample: Callable[[np.random.Generator], Sample],
+    settings: WaveSettings,
+    *,
+    seed: int,
+    start: int,
+    tolerance: float,
+    band: float | None = None,
+) -> tuple[WaveSettings, dict[str, Any], Any]:
+    """The thickest slicing whose exit wave of sample ``start`` is within ``tolerance`` of ``settings``' slicing.
+
+    Parameters
+    ----------
+    make_sample : callable
+        The data set's generator (sample ``start`` is built from ``sample_rng(seed, start)``).
+    settings : WaveSettings
+        Multislice settings; their ``slice_thickness`` [Å] is the reference.
+    seed, start : int
+        The data set's seed and first sample.
+    tolerance : float
+        Largest max |Δψ| accepted against the reference [1].
+    band : float, optional
+        Compare the waves only up to this spatial frequency [1/Å].
+
+    Returns
+    -------
+    (WaveSettings, dict, SliceConvergence)
+        The settings with the chosen slice thickness, the manifest's ``wave_accuracy`` record
+        and the convergence result (see :func:`temnn.simulate.waves.converge_slice_thickness`).
+    """
+    from dataclasses import replace
+
+    from ..simulate.waves import converge_slice_thickness
+
+    atoms = make_sample(sample_rng(seed, start)).atoms
+    choice = converge_slice_thickness(atoms, settings, tolerance=tolerance, reference=settings.slice_thickness,
+                                      band=band)
+    accuracy = {**choice.to_dict(), "calibration_sample": start}
+    return replace(settings, slice_thickness=choice.slice_thickness), accuracy, choice
