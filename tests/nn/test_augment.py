@@ -38,16 +38,16 @@ def test_quarter_turn_direction_matches_numpy():
 
 def test_draws_come_from_seed_epoch_and_index():
     aug = Augmentation()
-    first = aug.draw(sample_rng(3, 7, 1, stage="augment"), square=True)
-    assert first == aug.draw(sample_rng(3, 7, 1, stage="augment"), square=True)
-    others = {aug.draw(sample_rng(3, 7, e, stage="augment"), square=True) for e in range(2, 12)}
+    first = aug.draw(rng=sample_rng(3, 7, 1, stage="augment"), square=True)
+    assert first == aug.draw(rng=sample_rng(3, 7, 1, stage="augment"), square=True)
+    others = {aug.draw(rng=sample_rng(3, 7, e, stage="augment"), square=True) for e in range(2, 12)}
     assert first not in others
     assert all(
-        d.quarter_turns == 0 for d in (aug.draw(sample_rng(3, i, 0, stage="augment"), square=False) for i in range(20))
+        d.quarter_turns == 0 for d in (aug.draw(rng=sample_rng(3, i, 0, stage="augment"), square=False) for i in range(20))
     )
     for d in others:
         assert -0.1 <= d.brightness <= 0.1 and 0.9 <= d.contrast <= 1.1 and 0.9 <= d.gamma <= 1.1
-    assert NO_AUGMENTATION.draw(np.random.default_rng(0), square=True) == AugmentationDraw()
+    assert NO_AUGMENTATION.draw(rng=np.random.default_rng(0), square=True) == AugmentationDraw()
 
 
 def test_brightness_and_contrast_eqs_3_2_and_3_3():

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from .._random import keyword_rng
 from ..errors import TemnnError
 
 __all__ = ["Augmentation", "AugmentationDraw", "apply_geometry", "apply_intensity", "NO_AUGMENTATION"]
@@ -84,7 +85,8 @@ class Augmentation:
         """JSON-ready dict."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
-    def draw(self, rng: np.random.Generator, *, square: bool) -> "AugmentationDraw":
+    @keyword_rng(1)
+    def draw(self, *, rng: np.random.Generator, square: bool) -> "AugmentationDraw":
         """Draw one sample's augmentation.
 
         Parameters

@@ -78,7 +78,7 @@ class TrainingSet(Dataset):
         """
         if self.augmentation == NO_AUGMENTATION:
             return AugmentationDraw()
-        return self.augmentation.draw(sample_rng(self.seed, index, self.epoch, stage="augment"), square=square)
+        return self.augmentation.draw(rng=sample_rng(self.seed, index, self.epoch, stage="augment"), square=square)
 
 
 class ImageSet(TrainingSet):

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._random import keyword_rng
 from ..errors import TemnnError
 from ..aberrations import ABERRATION_KEYS, Aberrations
 from ..parameters import Parameters
@@ -132,7 +133,8 @@ _JSON_ORDER = _OWN_FIELDS[:3] + ABERRATION_KEYS + _OWN_FIELDS[3:]
 """Key order of the per-image JSON files: sampling, defocus, energy, the aberrations, then the rest (as ever)."""
 
 
-def draw_microscope(parameters: Parameters, rng: np.random.Generator, *, energy: float) -> MicroscopeParameters:
+@keyword_rng(1)
+def draw_microscope(parameters: Parameters, *, rng: np.random.Generator, energy: float) -> MicroscopeParameters:
     """Draw one sample's microscope from the ranges of a parameters file.
 
     The dose is log-uniform in ``log_dose``, every other value uniform in its range.

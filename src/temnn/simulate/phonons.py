@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from .._random import keyword_rng
 from ..errors import TemnnError
 from ..structures.vibrations import VibrationalAmplitudes, perturb_atoms
 from .waves import ExitWave, WaveSettings, exit_wave
@@ -21,13 +22,14 @@ from .waves import ExitWave, WaveSettings, exit_wave
 __all__ = ["frozen_phonon_wave", "FrozenPhonons"]
 
 
+@keyword_rng(4)
 def frozen_phonon_wave(
     atoms: Atoms,
     amplitudes: VibrationalAmplitudes,
     n: int,
     settings: WaveSettings | None = None,
-    rng: np.random.Generator | None = None,
     *,
+    rng: np.random.Generator | None = None,
     scale: float = 1.0,
 ) -> ExitWave:
     """Exit waves of ``n`` frozen-phonon configurations of ``atoms``.
@@ -69,7 +71,7 @@ def frozen_phonon_wave(
     if not (isinstance(n, (int, np.integer)) and n >= 1):
         raise TemnnError(f"frozen phonons: the number of configurations must be a positive integer, got {n!r}")
     rng = rng if rng is not None else np.random.default_rng()
-    waves = [exit_wave(perturb_atoms(atoms, amplitudes, rng, scale=scale), settings) for _ in range(int(n))]
+    waves = [exit_wave(perturb_atoms(atoms, amplitudes, rng=rng, scale=scale), settings) for _ in range(int(n))]
     if n == 1:
         return waves[0]
     array = np.stack([wave.array for wave in waves]).astype(np.complex64, copy=False)
@@ -107,4 +109,4 @@ class FrozenPhonons:
 
     def __call__(self, atoms: Atoms, settings: WaveSettings | None, rng: np.random.Generator) -> ExitWave:
         """The frozen-phonon exit waves of ``atoms`` (see :func:`frozen_phonon_wave`)."""
-        return frozen_phonon_wave(atoms, self.amplitudes, self.configurations, settings, rng, scale=self.scale)
+        return frozen_phonon_wave(atoms, self.amplitudes, self.configurations, settings, rng=rng, scale=self.scale)

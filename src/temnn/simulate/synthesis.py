@@ -95,7 +95,7 @@ def draw_image(
         The same for the same ``(parameters.seed, index, epoch)``, whoever asks.
     """
     rng = sample_rng(parameters.seed, index, epoch, stage="images")
-    micro = draw_microscope(parameters, rng, energy=energy)
+    micro = draw_microscope(parameters, rng=rng, energy=energy)
     with warnings.catch_warnings():
         # temnn.io.samples.check_dataset warns once for the whole set when images reach past the cell.
         warnings.simplefilter("ignore", UserWarning)

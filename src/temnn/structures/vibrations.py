@@ -53,6 +53,7 @@ import numpy as np
 from ase import Atoms
 from scipy import constants
 
+from .._random import keyword_rng
 from ..errors import TemnnError
 
 __all__ = [
@@ -513,7 +514,8 @@ def edge_vibrations(
     return _edge_vibrations(frames, mean, displacement, element, toward, cutoff_factor)
 
 
-def perturb_atoms(atoms: Atoms, amplitudes: VibrationalAmplitudes, rng: np.random.Generator, *,
+@keyword_rng(2)
+def perturb_atoms(atoms: Atoms, amplitudes: VibrationalAmplitudes, *, rng: np.random.Generator,
                   scale: float = 1.0) -> Atoms:
     """One frozen-phonon configuration: Gaussian displacements by element and coordination.
 
