@@ -34,8 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from temnn._io import write_json
-from temnn.analysis.tiling import predict_tiled
+from temnn.io.files import write_json
+from temnn.nn.tiling import predict_tiled
 from temnn.nn import build_model
 
 RESULTS = Path(__file__).parent / "results" / "gpu.json"

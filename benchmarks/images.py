@@ -31,7 +31,7 @@ import dask
 import numpy as np
 import torch
 
-from temnn._io import write_json
+from temnn.io.files import write_json
 from temnn.simulate.draw import MicroscopeParameters
 from temnn.simulate.geometry import choose_geometry
 from temnn.simulate.images import form_images

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from train import peak_rss_mib, saved_bytes
 
-from temnn._io import write_json
+from temnn.io.files import write_json
 from temnn.nn import MSDNet
 
 RESULTS = Path(__file__).parent / "results" / "msdnet.json"

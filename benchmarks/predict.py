@@ -1,7 +1,7 @@
-"""Speed and memory of tiled, streamed prediction (temnn.analysis.tiling) on this CPU.
+"""Speed and memory of tiled, streamed prediction (temnn.nn.tiling) on this CPU.
 
 Frames come from a synthetic stack that exists only as a lazily evaluated dask array (Poisson
-counts of a lattice, one chunk per frame), wrapped as a :class:`temnn.analysis.io.MicroscopeFile`
+counts of a lattice, one chunk per frame), wrapped as a :class:`temnn.io.microscope.MicroscopeFile`
 so that every frame goes through the same path as a lazily read microscope file:
 read → (x, y) transpose → whole-frame local standardisation → network tile by tile with
 blended overlaps → prediction. Each case runs in its own subprocess and reports its wall time
@@ -12,7 +12,7 @@ Cases:
 - ``unet-1M``: a random-init temnn U-net with ~1.1·10⁶ parameters (levels 4, 12 filters,
   3×3 kernels, 2 layers per block) on 1024² and 4096² frames (frames/s);
 - ``stream``: 10 and 200 frames of 1024² through the streaming generator
-  (:func:`temnn.analysis.tiling.infer_frames`); peak memory must not grow with the stack.
+  (:func:`temnn.nn.inference.predict_frames`); peak memory must not grow with the stack.
   These use a 110-parameter MSD-net so that 200 frames fit the time budget on 2 shared cores;
   the memory held per frame (frame, standardised frame, tiles, prediction) does not depend
   on the network, whose activations for one tile are the same every frame.
@@ -61,8 +61,8 @@ def child(case: dict) -> dict:
     """Run one case in this process; return timings and peak memory."""
     import torch
 
-    from temnn.analysis.io import Acquisition, MicroscopeFile
-    from temnn.analysis.tiling import infer_frames
+    from temnn.io.microscope import Acquisition, MicroscopeFile
+    from temnn.nn.inference import predict_frames
     from temnn.nn import Task, build_model, count_parameters
 
     torch.set_num_threads(case["threads"])
@@ -76,8 +76,8 @@ def child(case: dict) -> dict:
     frames = (stack.frame(i) for i in range(len(stack)))
     start = time.perf_counter()
     first = None
-    for i, prediction in enumerate(infer_frames(model, frames, sampling=SAMPLING, tile=case["tile"],
-                                                overlap=case["overlap"], batch_size=1)):
+    for i, prediction in enumerate(predict_frames(model, frames, sampling=SAMPLING, tile=case["tile"],
+                                                  overlap=case["overlap"], batch_size=1, resample=True)):
         if i == 0:
             first = time.perf_counter() - start
         assert prediction.shape == (2, case["size"], case["size"])
@@ -125,10 +125,10 @@ def main() -> None:
 
     import torch
 
-    from temnn._io import write_json
+    from temnn.io.files import write_json
 
     result = {
-        "benchmark": "tiled, streamed prediction (temnn.analysis.tiling.infer_frames)",
+        "benchmark": "tiled, streamed prediction (temnn.nn.inference.predict_frames)",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "load_average_at_start": load},
         "cases": rows,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from temnn._io import write_json
+from temnn.io.files import write_json
 from temnn._random import sample_rng
 from temnn.structures.mx2 import random_mx2_flake
 from temnn.structures.particle import random_supported_particle

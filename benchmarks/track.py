@@ -94,7 +94,7 @@ def main() -> None:
         growth = runs[-1]["peak_rss_mib"] - runs[0]["peak_rss_mib"]
         print(f"peak memory grows by {growth:.0f} MiB from {runs[0]['frames']} to {runs[-1]['frames']} frames")
 
-    from temnn._io import write_json
+    from temnn.io.files import write_json
 
     write_json(Path(__file__).parent / "results" / "track.json", {
         "benchmark": "temnn.track: 2+1D labelling of 1024x1024 binary frames, ~20 particles",

@@ -38,13 +38,13 @@ import numpy as np
 import torch
 
 from temnn import Parameters
-from temnn._io import save_npz, write_json
-from temnn.data.augment import Augmentation
-from temnn.data.dataset import Dataset, save_sites, save_wave
-from temnn.data.loader import ImageSet, make_loader, prepare_batch, start_epoch
-from temnn.data.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
+from temnn.io.files import save_npz, write_json
+from temnn.nn.augment import Augmentation
+from temnn.io.dataset import Dataset, save_sites, save_wave
+from temnn.nn.loader import ImageSet, make_loader, prepare_batch, start_epoch
+from temnn.nn.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
 from temnn.nn import Task, build_model, count_parameters, task_for
-from temnn.simulate.command import make_images
+from temnn.workflows.images import make_images
 from temnn.simulate.waves import ExitWave
 
 RESULTS = Path(__file__).parent / "results" / "train.json"

@@ -46,9 +46,9 @@ from abtem.core.fft import fft_interpolate
 from ase import Atoms
 from ase.build import mx2
 
-from temnn._io import write_json
+from temnn.io.files import write_json
 from temnn._random import sample_rng
-from temnn.data.runner import run_samples
+from temnn.workflows.runner import run_samples
 from temnn.simulate.waves import WaveSettings, exit_wave, slice_thicknesses, wave_grid
 from temnn.structures.particle import random_supported_particle
 

@@ -34,7 +34,7 @@ from ase import Atoms
 sys.path.insert(0, str(Path(__file__).parent))
 from waves import direct, gold_on_ceria, mos2_sheet, warm_up_atoms  # noqa: E402
 
-from temnn._io import write_json  # noqa: E402
+from temnn.io.files import write_json  # noqa: E402
 from temnn.simulate.waves import WaveSettings, converge_slice_thickness, exit_wave, slice_thicknesses  # noqa: E402
 
 CASES = {

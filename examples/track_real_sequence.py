@@ -27,8 +27,8 @@ import tifffile
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from temnn._io import save_npz
-from temnn.analysis.io import read_microscope_file
+from temnn.io.files import save_npz
+from temnn.io.microscope import read_microscope_file
 from temnn.cli import main as temnn
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def plot_outlines(frames: list[np.ndarray], labels: list[np.ndarray], sampling: 
     from matplotlib.patheffects import withStroke
 
     from temnn.analysis.plotting import save_figure, show_image
-    from temnn.analysis.track_command import id_colour
+    from temnn.analysis.track_plots import id_colour
 
     fig, axes = plt.subplots(1, len(frames), figsize=(3.3 * len(frames), 3.6), squeeze=False)
     for t, (ax, frame, label) in enumerate(zip(axes[0], frames, labels)):

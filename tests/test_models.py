@@ -13,7 +13,7 @@ import pytest
 
 import temnn
 from temnn.cli import main
-from temnn.models import MODEL_PATH_ENV, find_model, list_models, warn_beam_energy
+from temnn.io.models import MODEL_PATH_ENV, find_model, list_models, warn_beam_energy
 from temnn.nn.checkpoints import save_model
 from temnn.nn.registry import build_model
 from temnn.nn.tasks import task_for

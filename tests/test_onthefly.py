@@ -12,13 +12,13 @@ from ase import Atoms
 import temnn
 from temnn import Parameters, TemnnError
 from temnn.cli import main
-from temnn.data.augment import Augmentation, AugmentationDraw, apply_geometry
-from temnn.data.dataset import Dataset, save_sites, save_wave
-from temnn.data.images import read_image
-from temnn.data.loader import make_loader, start_epoch
-from temnn.data.onthefly import OnTheFlySet, collate_synthesis, form_batch_images, prepare_synthesis_batch
+from temnn.nn.augment import Augmentation, AugmentationDraw, apply_geometry
+from temnn.io.dataset import Dataset, save_sites, save_wave
+from temnn.io.image_sets import read_image
+from temnn.nn.loader import make_loader, start_epoch
+from temnn.nn.onthefly import OnTheFlySet, collate_synthesis, form_batch_images, prepare_synthesis_batch
 from temnn.simulate import synthesis
-from temnn.simulate.command import make_images
+from temnn.workflows.images import make_images
 from temnn.simulate.waves import ExitWave
 from temnn.structures.sample import Sample
 

@@ -16,10 +16,10 @@ import torch
 
 import temnn
 from temnn import TemnnError
-from temnn._io import write_json
+from temnn.io.files import write_json
 from temnn.analysis.simulated import SimulatedData
 from temnn.cli import main
-from temnn.data.provenance import (
+from temnn.io.provenance import (
     OverlapWarning,
     SampleSet,
     check_test_set,

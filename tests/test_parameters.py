@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -133,3 +134,19 @@ def test_thesis_and_new_key_together_is_an_error():
     data = {"label": "Disk", "image_size": [64, 64], "sampling": [0.1, 0.11], "mtf_c2": [0, 0.1], "mtf_floor": [0, 0.1]}
     with pytest.raises(TemnnError, match="'mtf_c2'.*'mtf_floor'"):
         Parameters.from_dict(data)
+
+
+def test_parameter_ranges_cover_the_aberration_list_once():
+    """One ``ctf_<name>`` range per field of temnn.aberrations.Aberrations, and nothing else."""
+    from temnn.aberrations import ABERRATION_KEYS
+
+    ranges = [f.name for f in dataclasses.fields(Parameters) if f.name.startswith("ctf_")]
+    assert sorted(ranges) == sorted(f"ctf_{key.lower()}" for key in ABERRATION_KEYS)
+
+
+def test_every_field_has_one_rule_and_one_text():
+    """The schema (checker per field) and FIELD_UNITS (its text) cover exactly the dataclass fields."""
+    from temnn.parameters import _RULES, FIELD_UNITS
+
+    names = {f.name for f in dataclasses.fields(Parameters)} - {"source"}
+    assert set(_RULES) == names == set(FIELD_UNITS)

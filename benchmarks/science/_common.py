@@ -1,7 +1,7 @@
 """Shared helpers of the science benchmarks (publications I-III of the thesis).
 
 Each benchmark is a script of ``temnn`` commands run in-process through
-:func:`temnn.cli.main`, as ``temnn demo`` does (:mod:`temnn.demo`), followed by an analysis
+:func:`temnn.cli.main`, as ``temnn demo`` does (:mod:`temnn.cli.demo`), followed by an analysis
 of the evaluation tables. This module holds what the three scripts share:
 
 - the command line every script takes (``--scale``, ``--out``, ``--workers``, ``--threads``);
@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from temnn._io import write_json
+from temnn.io.files import write_json
 from temnn.errors import TemnnError
 
 __all__ = [
@@ -165,7 +165,7 @@ class Pipeline:
 
         Parameters
         ----------
-        config : temnn.demo.DemoConfig
+        config : temnn.cli.demo.DemoConfig
             Its ``structures`` arguments are used.
         root : pathlib.Path
             Work folder; the splits go to ``root/data-FINGERPRINT/SPLIT`` (a new folder when
@@ -180,7 +180,7 @@ class Pipeline:
         dict
             ``{split: dataset folder}``.
         """
-        from temnn.demo import structures_argv
+        from temnn.cli.demo import structures_argv
 
         data = root / f"data-{fingerprint(config.structures)}"
         folders = {}
@@ -271,7 +271,7 @@ def network_options(recipe: Sequence[str], arch: str) -> list[str]:
 def read_summary(path: str | os.PathLike) -> dict[str, dict[str, float | None]]:
     """``evaluate``'s ``summary.csv`` as ``{metric: {statistic: value}}``.
 
-    Statistics are those of :data:`temnn.analysis.evaluate.SUMMARY_STATISTICS` (``median``,
+    Statistics are those of :data:`temnn.workflows.evaluate.SUMMARY_STATISTICS` (``median``,
     ``p10``, ``perfect_fraction``, …); an empty field is ``None``.
     """
     path = Path(path)

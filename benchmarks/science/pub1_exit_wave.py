@@ -10,7 +10,7 @@ What it reproduces (thesis section 8, publication I, figs. 1, 4, 5 and 10):
 
 1. Unsupported MoS2 flakes (Debye-Waller smearing 0.0030 Å²) with Exitwave labels (the exit wave
    on the image grid, smoothed by a Gaussian of 15 pm), 3-image focal series, and a U-net, all
-   from the demo's recipe (``temnn.demo.demo_config("exitwave")``, read at run time).
+   from the demo's recipe (``temnn.cli.demo.demo_config("exitwave")``, read at run time).
 2. ``temnn evaluate`` on a test set of other flakes: the median RMSE (paper 0.0062) and the
    Argand plot of the median example (paper fig. 5).
 3. The Y-scramble baseline (paper fig. 4): each prediction against a randomly chosen *other*
@@ -78,7 +78,7 @@ def main() -> int:
     parser = base_parser(NAME, __doc__)
     args = parser.parse_args()
     setup_threads(args.threads)
-    from temnn.demo import demo_config
+    from temnn.cli.demo import demo_config
 
     config = demo_config("exitwave")
     size = scale_settings(args.scale, config)
@@ -143,7 +143,7 @@ def score_samples(model: Path, image_set: Path, data: Path, *, iterations: int, 
     from temnn.analysis.metrics import exit_wave_rmse
     from temnn.analysis.reconstruction import compare_to_truth, focal_series_ctfs, reconstruct_exit_wave
     from temnn.analysis.simulated import SimulatedData, prepare_models
-    from temnn.data.images import list_images
+    from temnn.io.image_sets import list_images
     from temnn.simulate.geometry import ImageGeometry
 
     parameters = Parameters.load(image_set / "parameters.json")

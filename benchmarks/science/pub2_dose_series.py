@@ -9,7 +9,7 @@ Run from the repository root::
 What it reproduces (thesis section 8, publication II, figs. 1-3 and A.15):
 
 1. CeO2-supported Au particles with Mask labels and the demo's structures, image size and
-   microscope (``temnn.demo.demo_config("mask")``, read at run time), trained on the paper's
+   microscope (``temnn.cli.demo.demo_config("mask")``, read at run time), trained on the paper's
    *high* frame-dose range 10²-10⁶ e⁻/Å² with an MTF model of the paper's table 3
    (``--train-mtf``, default 4: c0 0.25-0.6, c3 2-5, readout N0 0.005-0.015).
 2. An MSD-net (``_common.MSDNET_OPTIONS``) and a U-net (the demo's recipe) trained on it.
@@ -95,7 +95,7 @@ def main() -> int:
                         help=f"probability above which a pixel is the particle (default {THRESHOLD}, the paper's)")
     args = parser.parse_args()
     setup_threads(args.threads)
-    from temnn.demo import demo_config
+    from temnn.cli.demo import demo_config
 
     config = demo_config("mask")
     size = scale_settings(args.scale, config)

@@ -12,7 +12,7 @@ What it reproduces (thesis section 8, publication III, and section 4.3):
    ranges of the paper's table 1 (50 keV, defocus -150…50 Å, Cs ±15 µm, …) as a focal series of
    1, 2 or 3 images (defocus step 50 ± 1 Å).
 2. A U-net, a U-net++ and an MSD-net trained on each series length: the demo's recipe
-   (``temnn.demo.demo_config("disk")``: sizes, parameters file, ``temnn train`` options and
+   (``temnn.cli.demo.demo_config("disk")``: sizes, parameters file, ``temnn train`` options and
    epochs, read at run time) for the U-net family, a CPU-sized MSD-net
    (``_common.MSDNET_OPTIONS``).
 3. ``temnn evaluate`` on a test set of other flakes: median and 10th-percentile atomic F1
@@ -93,7 +93,7 @@ def main() -> int:
                         help="focal-series lengths to train (images), trained in this order")
     args = parser.parse_args()
     setup_threads(args.threads)
-    from temnn.demo import demo_config
+    from temnn.cli.demo import demo_config
 
     config = demo_config("disk")
     size = scale_settings(args.scale, config)
@@ -137,7 +137,7 @@ def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str
             evaluations: dict[tuple[str, int], Path], wide_evaluations: dict[str, Path],
             wide_params: dict[str, Any]) -> dict[str, Any]:
     """Tables, shape checks and figures from the evaluation folders."""
-    from temnn._io import read_json
+    from temnn.io.files import read_json
 
     rows, distributions = [], {}
     for (arch, n), folder in evaluations.items():

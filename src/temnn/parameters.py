@@ -34,9 +34,9 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from ._io import read_json, write_json
+from .aberrations import ABERRATION_KEYS, ABERRATIONS
 from .errors import TemnnError
 
 __all__ = ["Parameters", "THESIS_KEY_MAP", "LABELS", "ABERRATIONS", "FIELD_UNITS"]
@@ -46,8 +46,6 @@ Range = tuple[float, float]
 LABELS = ("Mask", "Disk", "Gaussian", "Exitwave")
 """Label types: which task a network learns (DESIGN.md, 'Labels and tasks')."""
 
-ABERRATIONS = ("C12", "C21", "C23", "C30", "C32", "C34", "C45")
-"""Polar aberrations (Krivanek notation) other than defocus C10 = -defocus."""
 
 THESIS_KEY_MAP = {"mtf_c1": "mtf_c0", "mtf_c2": "mtf_floor", "mtf_c3": "mtf_c3"}
 """Thesis listing A.1 key → temnn key (c1 → c0, c2 → C, c3 → c3: the reading that makes
@@ -96,7 +94,6 @@ for _a in ABERRATIONS:
 FIELD_UNITS: Mapping[str, str] = _UNITS
 """Expected form and unit of every field (for forms and help texts), e.g. ``"a (low, high) pair in Å"``."""
 
-_RANGE_FIELDS = {k for k, v in _UNITS.items() if "(low, high) pair" in v and not v.startswith("null")}
 _REQUIRED = ("label", "image_size", "sampling")
 
 
@@ -276,10 +273,14 @@ class Parameters:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Parameters":
         """Read and validate a parameters JSON file (temnn or thesis keys)."""
+        from .io.files import read_json  # the one file the base reads: lazily, so base imports no io
+
         return cls.from_dict(read_json(path), source=str(path))
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the parameters as JSON (atomically)."""
+        from .io.files import write_json
+
         write_json(Path(path), self.to_dict())
 
     def replace(self, **changes: Any) -> "Parameters":
@@ -288,107 +289,129 @@ class Parameters:
 
 
 # ---------------------------------------------------------------------- checks
-def _check(name: str, value: Any, errors: list[str]) -> Any:
-    expected = _UNITS[name]
+# One small checker per kind of field; each returns the cleaned value or appends a message.
+def _bad(name: str, value: Any, errors: list[str]) -> Any:
+    errors.append(f"'{name}' must be {_UNITS[name]}, got {value!r}")
+    return value
 
-    def bad() -> None:
-        errors.append(f"'{name}' must be {expected}, got {value!r}")
 
-    if name == "label":
-        if isinstance(value, str):
-            for lab in LABELS:
-                if value.lower() == lab.lower():
-                    return lab
-        bad()
-        return value
-    if name in ("noise", "mtf"):
-        allowed = "poisson" if name == "noise" else "parametric"
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            return None
-        if isinstance(value, str) and value.lower() == allowed:
-            return allowed
-        bad()
-        return value
-    if name in ("null_class", "exitwave_without_support"):
-        if isinstance(value, bool):
-            return value
-        bad()
-        return value
-    if name in ("image_epochs", "num_classes"):
-        if _is_int(value) and value >= 1:
-            return int(value)
-        bad()
-        return value
-    if name in ("seed",):
-        if _is_int(value) and value >= 0:
-            return int(value)
-        bad()
-        return value
-    if name == "debug":
-        if value is True:
-            return -1
-        if value is None or value is False:
-            return 0
-        if _is_int(value) and value >= -1:
-            return int(value)
-        bad()
-        return value
-    if name == "image_size":
-        if _is_pair(value) and all(_is_int(v) and v > 0 for v in value):
-            return (int(value[0]), int(value[1]))
-        bad()
-        return value
-    if name in ("spotsize", "normalizedistance"):
-        if _is_number(value) and value > 0:
-            return float(value)
-        bad()
-        return value
-    if name == "exitwave_filter":
-        if _is_number(value) and value >= 0:
-            return float(value)
-        bad()
-        return value
-    if name == "aperture":
-        if value is None:
-            return None
-        if _is_number(value) and value > 0:
-            return float(value)
-        bad()
-        return value
-    if name == "multifocus":
-        if value is None:
-            return None
-        if (
-            isinstance(value, (list, tuple))
-            and len(value) == 3
-            and _is_int(value[0])
-            and value[0] >= 1
-            and _is_number(value[1])
-            and _is_number(value[2])
-            and value[2] >= 0
-        ):
-            return (int(value[0]), float(value[1]), float(value[2]))
-        bad()
-        return value
-    if name == "readout" and value is None:
+def _choice(name: str, value: Any, errors: list[str], *, choices: tuple[str, ...]) -> Any:
+    """One of ``choices``, any case; returns its canonical spelling."""
+    for choice in choices if isinstance(value, str) else ():
+        if value.lower() == choice.lower():
+            return choice
+    return _bad(name, value, errors)
+
+
+def _option(name: str, value: Any, errors: list[str], *, allowed: str) -> Any:
+    """``allowed`` (any case), or None / "none" / "null" for off."""
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
         return None
-    # All remaining fields are (low, high) ranges.
+    if isinstance(value, str) and value.lower() == allowed:
+        return allowed
+    return _bad(name, value, errors)
+
+
+def _flag(name: str, value: Any, errors: list[str]) -> Any:
+    return value if isinstance(value, bool) else _bad(name, value, errors)
+
+
+def _integer(name: str, value: Any, errors: list[str], *, low: int) -> Any:
+    return int(value) if _is_int(value) and value >= low else _bad(name, value, errors)
+
+
+def _debug(name: str, value: Any, errors: list[str]) -> Any:
+    """True → -1 (all), None/False → 0, else an integer ≥ -1."""
+    if value is True:
+        return -1
+    if value is None or value is False:
+        return 0
+    return _integer(name, value, errors, low=-1)
+
+
+def _size(name: str, value: Any, errors: list[str]) -> Any:
+    if _is_pair(value) and all(_is_int(v) and v > 0 for v in value):
+        return (int(value[0]), int(value[1]))
+    return _bad(name, value, errors)
+
+
+def _number(name: str, value: Any, errors: list[str], *, low: float, strict: bool = False,
+            optional: bool = False) -> Any:
+    """A number above ``low`` (``strict``) or at least ``low``; None allowed when ``optional``."""
+    if optional and value is None:
+        return None
+    if _is_number(value) and (value > low if strict else value >= low):
+        return float(value)
+    return _bad(name, value, errors)
+
+
+def _multifocus(name: str, value: Any, errors: list[str]) -> Any:
+    """None, or (images ≥ 1, defocus step [Å], step jitter ≥ 0 [Å])."""
+    if value is None:
+        return None
+    if (isinstance(value, (list, tuple)) and len(value) == 3 and _is_int(value[0]) and value[0] >= 1
+            and _is_number(value[1]) and _is_number(value[2]) and value[2] >= 0):
+        return (int(value[0]), float(value[1]), float(value[2]))
+    return _bad(name, value, errors)
+
+
+def _range(name: str, value: Any, errors: list[str], *, low: float | None = None, strict: bool = False,
+           high: float | None = None, optional: bool = False, note: str | None = None) -> Any:
+    """A (low, high) pair, low first; its low end above ``low`` (``strict``) or at least ``low``, or
+    both ends within [``low``, ``high``]; ``note`` replaces the usual reason in the message."""
+    if optional and value is None:
+        return None
     if not (_is_pair(value) and all(_is_number(v) for v in value)):
-        bad()
-        return value
+        return _bad(name, value, errors)
     lo, hi = float(value[0]), float(value[1])
     if lo > hi:
         errors.append(f"'{name}' is a reversed range [{lo:g}, {hi:g}]: the low value comes first")
         return value
-    if name in ("sampling", "mtf_c3") and lo <= 0:
-        errors.append(f"'{name}' must be {expected}; values must be > 0, got [{lo:g}, {hi:g}]")
-    if name in ("blur", "focal_spread", "angular_spread", "readout", "mtf_c0") and lo < 0:
-        errors.append(f"'{name}' must be {expected}; values must be ≥ 0, got [{lo:g}, {hi:g}]")
-    if name == "mtf_floor" and not (0 <= lo and hi <= 1):
-        errors.append(f"'{name}' must be {expected}, got [{lo:g}, {hi:g}]")
-    if name.startswith("ctf_c") and lo < 0 and name != "ctf_c30":
-        errors.append(f"'{name}' must be {expected}; magnitudes are ≥ 0 (the angle sets the direction)")
+    if low is not None and high is not None:
+        if not (low <= lo and hi <= high):
+            errors.append(f"'{name}' must be {_UNITS[name]}, got [{lo:g}, {hi:g}]")
+    elif low is not None and (lo <= low if strict else lo < low):
+        reason = note or f"values must be {'>' if strict else '≥'} {low:g}, got [{lo:g}, {hi:g}]"
+        errors.append(f"'{name}' must be {_UNITS[name]}; {reason}")
     return _rng(lo, hi)
+
+
+_MAGNITUDE = {"low": 0.0, "note": "magnitudes are ≥ 0 (the angle sets the direction)"}
+_RULES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+    "label": (_choice, {"choices": LABELS}),
+    "image_epochs": (_integer, {"low": 1}),
+    "image_size": (_size, {}),
+    "noise": (_option, {"allowed": "poisson"}),
+    "num_classes": (_integer, {"low": 1}),
+    "null_class": (_flag, {}),
+    "spotsize": (_number, {"low": 0.0, "strict": True}),
+    "sampling": (_range, {"low": 0.0, "strict": True}),
+    "multifocus": (_multifocus, {}),
+    "log_dose": (_range, {}),
+    "blur": (_range, {"low": 0.0}),
+    "focal_spread": (_range, {"low": 0.0}),
+    "angular_spread": (_range, {"low": 0.0}),
+    "aperture": (_number, {"low": 0.0, "strict": True, "optional": True}),
+    "defocus": (_range, {}),
+    **{f"ctf_{key.lower()}": (_range, _MAGNITUDE if key in ABERRATIONS and key != "C30" else {})
+       for key in ABERRATION_KEYS},
+    "mtf": (_option, {"allowed": "parametric"}),
+    "mtf_c0": (_range, {"low": 0.0}),
+    "mtf_c3": (_range, {"low": 0.0, "strict": True}),
+    "mtf_floor": (_range, {"low": 0.0, "high": 1.0}),
+    "readout": (_range, {"low": 0.0, "optional": True}),
+    "normalizedistance": (_number, {"low": 0.0, "strict": True}),
+    "exitwave_filter": (_number, {"low": 0.0}),
+    "exitwave_without_support": (_flag, {}),
+    "debug": (_debug, {}),
+    "seed": (_integer, {"low": 0}),
+}
+"""Field → (checker, its options): the parameter schema; :data:`FIELD_UNITS` gives each field's text."""
+
+
+def _check(name: str, value: Any, errors: list[str]) -> Any:
+    checker, options = _RULES[name]
+    return checker(name, value, errors, **options)
 
 
 def _check_consistency(p: dict[str, Any], errors: list[str]) -> None:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from temnn import Parameters
-from temnn._io import save_npz, write_json
-from temnn.data.standardise import local_standardise, standardisation_sigma
+from temnn.io.files import save_npz, write_json
+from temnn.nn.standardise import local_standardise, standardisation_sigma
 
 SIZE = 48  # [pixels]
 SAMPLING = 0.1  # [Å/pixel]

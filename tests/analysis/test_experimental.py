@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from temnn import ExperimentalData
-from temnn.analysis.tiling import infer_image
+from temnn.nn.inference import predict
 from temnn.errors import TemnnError
 from temnn.nn import MSDNet
 
@@ -173,5 +173,5 @@ def test_focal_series_from_a_stack(real_em):
         data.infer_frames(model)  # checked at once, not at the first frame
     results = dict(data.infer_frames(model, focal_series=True))
     assert sorted(results) == [0, 2]  # 5 frames: series (0, 1) and (2, 3)
-    expected = infer_image(model, np.stack([data.frame(2), data.frame(3)]), sampling=data.sampling)
+    expected = predict(model, np.stack([data.frame(2), data.frame(3)]), sampling=data.sampling, tile=512, resample=True)
     np.testing.assert_allclose(results[2], expected, atol=1e-6)

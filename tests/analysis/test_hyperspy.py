@@ -77,7 +77,7 @@ def test_real_files_through_hyperspy_match_temnns_own_reader(name):
 def test_prediction_tiffs_open_in_hyperspy_with_their_calibration(tmp_path):
     import tifffile
 
-    from temnn.analysis.predict_command import predict_files
+    from temnn.workflows.predict import predict_files
     from temnn.nn.checkpoints import save_model
     from temnn.nn.registry import build_model
     from temnn.nn.tasks import task_for

@@ -8,7 +8,7 @@ import torch
 
 import temnn
 from temnn import TemnnError
-from temnn._io import save_npz
+from temnn.io.files import save_npz
 from temnn.analysis.simulated import SimulatedData
 from temnn.nn import MSDNet, Task, save_model
 
@@ -186,7 +186,7 @@ def test_plots_draw_every_panel_and_the_argand_points(tmp_path):
 def test_label_peaks_are_the_stored_sites_to_a_fraction_of_a_pixel(tmp_path):
     """The atomic F1's true columns (label peaks) sit on the sites: a prediction drawn at the sites scores 1 at 1 px."""
     from temnn import Parameters
-    from temnn._io import write_json
+    from temnn.io.files import write_json
     from temnn.simulate.geometry import ImageGeometry
     from temnn.simulate.labels import disk_label
 

@@ -10,11 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from temnn.analysis import tiling
-from temnn.analysis.tiling import (
+from temnn.nn import tiling
+from temnn.nn.tiling import (
     blend_window,
-    infer_frames,
-    infer_image,
     inference_sampling,
     predict_tiled,
     size_multiple,
@@ -22,6 +20,7 @@ from temnn.analysis.tiling import (
 )
 from temnn.errors import TemnnError
 from temnn.nn import MSDNet, Task, UNet, predict
+from temnn.nn.inference import predict_frames
 
 
 def network_fn(net: torch.nn.Module):
@@ -47,7 +46,8 @@ def image256():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(tiling).failed == 0
+    result = doctest.testmod(tiling)
+    assert result.attempted > 0 and result.failed == 0
 
 
 # ----------------------------------------------------------------------- blending
@@ -156,19 +156,19 @@ def test_inference_sampling_follows_the_training_range():
     assert inference_sampling(with_card(MSDNet(1, 2, layers=2, kernel=3)), 3.8) == 3.8  # no range in the card
 
 
-def test_infer_image_equals_nn_predict_on_the_whole_image():
-    """Within the training range and one tile: the same as temnn.nn.predict (standardise + network)."""
+def test_tiled_predict_equals_the_whole_image_pass():
+    """Within the training range and one tile: the same as the whole-image pass (standardise + network)."""
     torch.manual_seed(2)
     net = with_card(MSDNet(1, 3, layers=3, kernel=3, max_dilation=2), sampling=(0.1, 0.2))
     image = np.random.default_rng(2).poisson(50, (80, 64)).astype(np.float32)
     expected = predict(net, image[None], sampling=0.15)
-    np.testing.assert_allclose(infer_image(net, image, sampling=0.15, tile=128), expected, atol=1e-5)
+    np.testing.assert_allclose(predict(net, image[None], sampling=0.15, tile=128, resample=True), expected, atol=1e-5)
     # tiled: the standardisation is done once on the whole frame, so tiles change nothing
-    tiled = infer_image(net, image, sampling=0.15, tile=48, overlap=24, batch_size=2)
+    tiled = predict(net, image[None], sampling=0.15, tile=48, overlap=24, batch_size=2, resample=True)
     np.testing.assert_allclose(tiled, expected, atol=1e-5)
 
 
-def test_infer_image_resamples_to_the_training_sampling_and_back():
+def test_predict_resamples_to_the_training_sampling_and_back():
     torch.manual_seed(3)
     net = with_card(MSDNet(1, 1, layers=2, kernel=3), sampling=(0.1, 0.1), task=Task("Mask", 1, "sigmoid"))
     shapes = []
@@ -176,7 +176,7 @@ def test_infer_image_resamples_to_the_training_sampling_and_back():
     net.forward = lambda x: (shapes.append(tuple(x.shape[-2:])), inner(x))[1]
     image = np.random.default_rng(3).random((60, 40), dtype=np.float32)
     with pytest.warns(UserWarning, match="resampled to 0.1"):
-        out = infer_image(net, image, sampling=0.2, tile=256)
+        out = predict(net, image[None], sampling=0.2, tile=256, resample=True)
     assert shapes == [(120, 80)]  # the network saw the image at 0.1 Å/pixel
     assert out.shape == (1, 60, 40)  # the prediction is on the image's grid
     assert np.all((out >= 0) & (out <= 1))
@@ -185,10 +185,10 @@ def test_infer_image_resamples_to_the_training_sampling_and_back():
 def test_channel_mismatch_is_a_clear_error():
     net = with_card(MSDNet(3, 2, layers=2, kernel=3))
     with pytest.raises(TemnnError, match=r"focal series of 3 image\(s\).*data give 1.*--focal-series"):
-        infer_image(net, np.zeros((32, 32), np.float32), sampling=0.1, source="stack.emd")
+        predict(net, np.zeros((1, 32, 32), np.float32), sampling=0.1, tile=512, source="stack.emd")
 
 
-def test_infer_frames_streams_one_frame_at_a_time():
+def test_predict_frames_streams_one_frame_at_a_time():
     net = with_card(MSDNet(1, 2, layers=2, kernel=3))
     read = []
 
@@ -197,7 +197,7 @@ def test_infer_frames_streams_one_frame_at_a_time():
             read.append(i)
             yield np.full((24, 24), float(i), np.float32)
 
-    stream = infer_frames(net, frames(), sampling=0.1, tile=16, overlap=4)
+    stream = predict_frames(net, frames(), sampling=0.1, tile=16, overlap=4, resample=True)
     assert read == []  # nothing is read before it is asked for
     first = next(stream)
     assert read == [0] and first.shape == (2, 24, 24)

@@ -10,8 +10,9 @@ import pytest
 import tifffile
 from scipy import ndimage as ndi
 
-from temnn._io import read_json
-from temnn.analysis import track_command
+from temnn.io.files import read_json
+from temnn.io.stacks import open_stack
+from temnn.workflows import track as track_workflow
 from temnn.cli import main
 
 REAL_EM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-em"
@@ -192,7 +193,7 @@ def test_track_empty_frame_and_single_frame(tmp_path, capsys):
 
 
 def test_track_more_ids_than_uint16_writes_uint32_with_calibration(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(track_command, "_UINT16_MAX_ID", 2)  # stands in for 65535 ids
+    monkeypatch.setattr(track_workflow, "_UINT16_MAX_ID", 2)  # stands in for 65535 ids
     stack, truth = moving_discs(2)
     np.save(tmp_path / "mask.npy", stack)
     code, _, err = run(capsys, "track", tmp_path / "mask.npy", "--min-separation", 0.5, "--sampling", SAMPLING,
@@ -200,7 +201,7 @@ def test_track_more_ids_than_uint16_writes_uint32_with_calibration(tmp_path, cap
     assert code == 0, err
     labels, _ = read_label_tiff(tmp_path / "mask_track" / "labels.tif")
     assert labels.dtype == np.uint32 and set(np.unique(labels)) == {0, 1, 2, 3}
-    reread = track_command._open_stack(tmp_path / "mask_track" / "labels.tif", "LABELS")
+    reread = open_stack(tmp_path / "mask_track" / "labels.tif", "LABELS")
     assert reread.sampling == pytest.approx(SAMPLING, rel=1e-6)
     first = read_csv(tmp_path / "mask_track" / "properties.csv")[0]
     assert float(first["area_nm2"]) == pytest.approx(np.count_nonzero(truth[0][0]) * NM2_PER_PIXEL)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import temnn
-from temnn.analysis.tables import write_csv
+from temnn.io.tables import write_csv
 from temnn.analysis.tracking import Tracker, plot_property, property_table, track
 from temnn.errors import TemnnError
 

@@ -36,7 +36,7 @@ def save_tiny_model(folder, *, label: str = "Mask", in_channels: int = 1, num_cl
 
 def test_probability_and_class_layers_of_a_stack(make_napari_viewer, run_widget, tmp_path):
     from temnn import load_model
-    from temnn.analysis.tiling import infer_image
+    from temnn.nn.inference import predict
 
     viewer = make_napari_viewer()
     frames = np.random.default_rng(1).normal(1.0, 0.1, (2, 40, 48)).astype(np.float32)  # (frame, y, x)
@@ -55,7 +55,8 @@ def test_probability_and_class_layers_of_a_stack(make_napari_viewer, run_widget,
     assert tuple(probability.axis_labels) == ("class", "frame", "y", "x")
     np.testing.assert_allclose(probability.data.sum(axis=0), 1.0, atol=1e-5)  # softmax over particle + background
     # the same numbers as the library on the frame in temnn's (x, y) order
-    reference = infer_image(load_model(widget.model_path.value), frames[1].T, sampling=SAMPLING, tile=32, overlap=8)
+    reference = predict(load_model(widget.model_path.value), frames[1].T[None], sampling=SAMPLING, tile=32, overlap=8,
+                        resample=True)
     np.testing.assert_allclose(probability.data[:, 1], np.swapaxes(reference, -1, -2), atol=1e-5)
     assert classes.data.shape == (2, 40, 48)
     np.testing.assert_array_equal(classes.data == 1, probability.data[0] > probability.data[1])
@@ -130,7 +131,7 @@ def test_points_of_a_disk_probability_layer(make_napari_viewer, run_widget):
 
 def test_points_from_an_image_and_a_disk_model(make_napari_viewer, run_widget, tmp_path):
     from temnn import find_peaks, load_model
-    from temnn.analysis.tiling import infer_image
+    from temnn.nn.inference import predict
 
     viewer = make_napari_viewer()
     image = np.random.default_rng(3).normal(1.0, 0.2, (36, 40)).astype(np.float32)
@@ -141,7 +142,7 @@ def test_points_from_an_image_and_a_disk_model(make_napari_viewer, run_widget, t
     widget.threshold.value = 0.3
     run_widget(widget)
     model = load_model(widget.model_path.value)
-    expected = find_peaks(infer_image(model, image.T, sampling=SAMPLING), min_distance=widget.min_distance.value
+    expected = find_peaks(predict(model, image.T[None], sampling=SAMPLING, tile=512, resample=True), min_distance=widget.min_distance.value
                           / SAMPLING, threshold=0.3, background=-1)
     points = viewer.layers["image atoms"]
     assert len(points.data) == len(expected)

@@ -41,7 +41,7 @@ def test_reader_offers_microscope_files_only():
 def test_tiff_stack_opens_lazily_with_its_calibration_in_nm(tmp_path):
     import dask.array as da
 
-    from temnn.analysis.io import read_microscope_file
+    from temnn.io.microscope import read_microscope_file
 
     stack = np.random.default_rng(0).random((3, 20, 30)).astype(np.float32)  # (frame, y, x) as stored
     path = write_tiff(tmp_path / "stack.tif", stack, scale=0.0125, unit="µm")

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from temnn import Parameters
-from temnn._io import save_npz
+from temnn.io.files import save_npz
 
 
 def write_image_set(

@@ -7,7 +7,7 @@ import torch
 
 from temnn import TemnnError
 from temnn.nn import ARCHITECTURES, MSDNet, UNet, UNetPlusPlus, build_model, count_parameters, draw_dilations
-from temnn.nn.command import ARCH_NAMES
+from temnn.cli.train import ARCH_NAMES
 
 
 def conv_params(cin: int, cout: int, k: int) -> int:

@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 import temnn
-from temnn.data.loader import ImageSet, make_loader, prepare_batch
+from temnn.nn.loader import ImageSet, make_loader, prepare_batch
 from temnn.nn import TrainingOptions, build_model, task_for, train
 from temnn.nn.training import make_optimizer, train_step
 

@@ -12,7 +12,7 @@ import torch
 import temnn
 from temnn import TemnnError
 from temnn.cli import main
-from temnn.data.loader import ImageSet, make_loader, prepare_batch
+from temnn.nn.loader import ImageSet, make_loader, prepare_batch
 from temnn.nn import TrainingOptions, build_model, task_for, train
 from temnn.nn import training as training_module
 from temnn.nn.tasks import Task

@@ -15,16 +15,17 @@ import torch
 from ase import Atoms
 
 from temnn import Parameters
-from temnn.data.dataset import Dataset, load_wave, save_wave
-from temnn.data.images import read_image
+from temnn.io.dataset import Dataset, load_wave, save_wave
+from temnn.io.image_sets import read_image
 from temnn.errors import TemnnError
-from temnn.simulate.command import make_images
 from temnn.simulate.draw import MicroscopeParameters
 from temnn.simulate.geometry import ImageGeometry
 from temnn.simulate.images import form_images
 from temnn.simulate.labels import make_label
 from temnn.simulate.waves import ExitWave, WaveSettings, exit_wave
-from temnn.structures.vibrations import VibrationalAmplitudes, frozen_phonon_wave, perturb_atoms
+from temnn.simulate.phonons import frozen_phonon_wave
+from temnn.structures.vibrations import VibrationalAmplitudes, perturb_atoms
+from temnn.workflows.images import make_images
 
 from test_images_command import WAVE_GPTS, WAVE_SAMPLING, _bumps, make_dataset, write_params
 
@@ -67,15 +68,15 @@ def test_frozen_phonon_wave_keeps_each_configuration() -> None:
     atoms = Atoms("C2", positions=[(2.0, 2.0, 1.0), (3.0, 2.5, 1.0)], cell=[5.0, 5.0, 2.0])
     amplitudes = VibrationalAmplitudes.isotropic({"C": 0.1})
     settings = WaveSettings(energy=80e3, sampling=0.1, slice_thickness=2.0)
-    waves = frozen_phonon_wave(atoms, amplitudes, 3, settings, np.random.default_rng(4))
+    waves = frozen_phonon_wave(atoms, amplitudes, 3, settings, rng=np.random.default_rng(4))
     assert waves.array.shape == (3, 50, 50) and waves.configurations == 3 and waves.gpts == (50, 50)
     rng = np.random.default_rng(4)
     for k in range(3):
-        expected = exit_wave(perturb_atoms(atoms, amplitudes, rng), settings)
+        expected = exit_wave(perturb_atoms(atoms, amplitudes, rng=rng), settings)
         assert np.array_equal(waves.array[k], expected.array)
     assert np.allclose(waves.coherent().array, waves.array.mean(axis=0), atol=1e-7)
     # One configuration stays a plain (nx, ny) wave, the same bytes as before.
-    single = frozen_phonon_wave(atoms, amplitudes, 1, settings, np.random.default_rng(4))
+    single = frozen_phonon_wave(atoms, amplitudes, 1, settings, rng=np.random.default_rng(4))
     assert single.array.shape == (50, 50) and single.configurations == 1 and single.coherent() is single
     assert np.array_equal(single.array, waves.array[0])
     with pytest.raises(TemnnError, match=r"\(K, nx, ny\)"):

@@ -79,7 +79,7 @@ def test_resampled_images_equal_abtem_chain_then_resampling(aperture: float | No
     phase = np.random.default_rng(5).normal(0, 1.5, (128, 120))
     wave = (_object_wave((128, 120)) * np.exp(1j * phase)).astype(np.complex64)
     micro = MicroscopeParameters(0.13, (60.0,), 80e3, focal_spread=focal_spread, aperture=aperture, **LENS)
-    geometry = choose_geometry(wave.shape, WAVE_SAMPLING, 0.13, (40, 36), np.random.default_rng(2))
+    geometry = choose_geometry(wave.shape, WAVE_SAMPLING, 0.13, (40, 36), rng=np.random.default_rng(2))
     ours = form_images(torch.from_numpy(wave)[None], WAVE_SAMPLING, [micro], [geometry])[0, 0]
     transfer = abtem.CTF(
         semiangle_cutoff=np.inf if aperture is None else aperture,
@@ -195,7 +195,7 @@ def test_batch_equals_single_samples_and_noise_is_seeded() -> None:
         MicroscopeParameters(0.1, (10.0, 60.0), 80e3, C30=2e4, blur=0.1, focal_spread=8.0),
         MicroscopeParameters(0.105, (-40.0, 10.0), 80e3, C30=-1e4, blur=0.3, C12=10.0, phi12=1.0),
     ]
-    geometries = [choose_geometry((96, 80), WAVE_SAMPLING, m.sampling, (32, 32), rng) for m in micro]
+    geometries = [choose_geometry((96, 80), WAVE_SAMPLING, m.sampling, (32, 32), rng=rng) for m in micro]
     batch = form_images(waves, WAVE_SAMPLING, micro, geometries)
     for b in range(2):
         single = form_images(waves[b : b + 1], WAVE_SAMPLING, micro[b : b + 1], geometries[b : b + 1])
@@ -215,7 +215,7 @@ def test_geometry_conventions() -> None:
     cx, cy = centred.pixel_positions()
     assert (cx[0] + cx[-1]) / 2 == pytest.approx(99 * 0.05 / 2) and (cy[0] + cy[-1]) / 2 == pytest.approx(79 * 0.05 / 2)
     for seed in range(20):
-        g = choose_geometry((100, 80), 0.05, 0.1, (40, 30), np.random.default_rng(seed))
+        g = choose_geometry((100, 80), 0.05, 0.1, (40, 30), rng=np.random.default_rng(seed))
         gx, gy = g.pixel_positions()
         assert gx[0] >= 0 and gx[-1] <= 99 * 0.05 + 1e-12 and gy[0] >= 0 and gy[-1] <= 79 * 0.05 + 1e-12
 

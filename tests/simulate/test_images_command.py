@@ -13,9 +13,9 @@ from ase import Atoms
 
 from temnn import Parameters, TemnnError
 from temnn.cli import main
-from temnn.data.dataset import Dataset, save_sites, save_wave
-from temnn.data.images import image_paths, list_images, read_image
-from temnn.simulate.command import make_images
+from temnn.io.dataset import Dataset, save_sites, save_wave
+from temnn.io.image_sets import image_paths, list_images, read_image
+from temnn.workflows.images import make_images
 from temnn.simulate.draw import MicroscopeParameters
 from temnn.simulate.waves import ExitWave
 from temnn.structures.sample import Sample

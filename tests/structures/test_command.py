@@ -5,7 +5,7 @@ import pytest
 from ase.build import mx2
 
 from temnn.cli import main
-from temnn.data.dataset import Dataset
+from temnn.io.dataset import Dataset
 
 TINY = ["--sampling", "0.2", "--quiet"]
 
@@ -62,10 +62,11 @@ def test_help_explains_units(capsys):
 
 
 def test_frozen_phonons_from_amplitudes_file(tmp_path):
+    from temnn.io.vibrations import write_amplitudes
     from temnn.structures.vibrations import VibrationalAmplitudes
 
     amplitudes = tmp_path / "amp.json"
-    VibrationalAmplitudes.isotropic({"Mo": 0.05, "S": 0.07}).save(amplitudes)
+    write_amplitudes(amplitudes, VibrationalAmplitudes.isotropic({"Mo": 0.05, "S": 0.07}))
     common = ["structures", "mos2", "", "1", "--cell", "12", "--seed", "2", *TINY]
     static, phonons = tmp_path / "static", tmp_path / "fp"
     assert main([a or str(static) for a in common]) == 0

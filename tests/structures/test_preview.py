@@ -7,7 +7,8 @@ from matplotlib.image import imread
 
 from temnn.structures.mx2 import random_mx2_flake
 from temnn.structures.particle import random_supported_particle
-from temnn.structures.preview import plot_sample, save_preview
+from temnn.io.previews import save_preview
+from temnn.structures.preview import plot_sample
 
 
 def test_plot_sample_draws_atoms_and_one_legend_entry_per_class():

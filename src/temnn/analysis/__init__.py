@@ -10,7 +10,7 @@ Modules, one job each:
 - :mod:`~temnn.analysis.instances`: one labelled region per particle (watershed)
 - :mod:`~temnn.analysis.tracking`: particle ids across frames, properties over time
 - :mod:`~temnn.analysis.fourier`: power spectra of one particle over time, Fourier peaks
-- :mod:`~temnn.analysis.plotting`, :mod:`~temnn.analysis.tables`: figures and CSV tables
+- :mod:`~temnn.analysis.plotting`, :mod:`~temnn.io.tables`: figures and CSV tables
 
 Names are imported lazily, so ``import temnn.analysis`` stays quick.
 """
@@ -36,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     "show_power_spectrum": "fourier", "plot_fourier_peaks": "fourier",
     "add_scale_bar": "plotting", "show_image": "plotting", "plot_side_by_side": "plotting",
     "save_figure": "plotting",
-    "write_csv": "tables",
+    "write_csv": "temnn.io.tables",
     "complex_wave": "_arrays",
 }
 
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'temnn.analysis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(module if module.startswith("temnn.") else f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

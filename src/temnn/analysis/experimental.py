@@ -2,7 +2,7 @@
 
 :class:`ExperimentalData` is the thesis' ``Experimental_Data`` object (section 3.4, table A.1)
 with PEP 8 names: it opens a ``.dm3/.dm4``, TIFF, Velox ``.emd``, TIA ``.emi/.ser``, ``.mrc`` or
-uncalibrated PNG file (:mod:`temnn.analysis.io`), keeps the pixel size in Å and the metadata that
+uncalibrated PNG file (:mod:`temnn.io.microscope`), keeps the pixel size in Å and the metadata that
 matters as attributes, and offers local standardisation, tiled inference with a trained model,
 cropping with a mask, apodised Fourier transforms, the dose from a vacuum window and a plot with
 a scale bar. Stacks are read frame by frame, so long sequences stream.
@@ -21,10 +21,11 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..errors import TemnnError
-from ..models import warn_beam_energy
-from ._arrays import real_finite
-from .io import Acquisition, MicroscopeFile, read_microscope_file, signal_to_file
-from .tiling import check_channels, infer_image
+from ..checks import real_finite
+from ..io.microscope import Acquisition, MicroscopeFile, read_microscope_file, signal_to_file
+from ..io.models import warn_beam_energy
+from ..nn.inference import predict
+from ..nn.tiling import check_channels
 
 __all__ = ["ExperimentalData", "Dose"]
 
@@ -193,7 +194,7 @@ class ExperimentalData:
 
         A stack gets a navigation axis ``frame`` (in s when the frame interval is known);
         the metadata are the file's HyperSpy-style tree plus ``temnn.acquisition`` (the
-        fields of :class:`~temnn.analysis.io.Acquisition`, SI units), the original
+        fields of :class:`~temnn.io.microscope.Acquisition`, SI units), the original
         metadata the file's own.
 
         Returns
@@ -277,14 +278,14 @@ class ExperimentalData:
         """
         import torch
 
-        from ..data.standardise import local_standardise, standardisation_sigma
+        from ..nn.standardise import local_standardise, standardisation_sigma
 
         sigma = standardisation_sigma(float(normalizedistance), self.sampling)
         return local_standardise(torch.from_numpy(self.image)[None, None], sigma)[0, 0].numpy()
 
     def infer(self, model: Any, *, tile: int = 512, overlap: int = 64, batch_size: int = 4, device: Any = None,
               focal_series: bool = False) -> np.ndarray:
-        """Apply a trained model to the selected frame, tile by tile (see :func:`~temnn.analysis.tiling.infer_image`).
+        """Apply a trained model to the selected frame, tile by tile (see :func:`temnn.nn.inference.predict`).
 
         The frame is resampled to the model's training sampling when it lies outside the
         range in the model card (a warning says so; another warns when the file's beam
@@ -315,8 +316,7 @@ class ExperimentalData:
         """
         series = self._series(self.frame_index, model, focal_series)
         warn_beam_energy(model, self.beam_energy, source=str(self.path))
-        self.prediction = infer_image(model, series, sampling=self.sampling, tile=tile, overlap=overlap,
-                                      batch_size=batch_size, device=device, source=str(self.path))
+        self.prediction = self._predict(model, series, tile=tile, overlap=overlap, batch_size=batch_size, device=device)
         return self.prediction
 
     def infer_frames(self, model: Any, *, frames: Iterable[int] | None = None, tile: int = 512, overlap: int = 64,
@@ -346,10 +346,16 @@ class ExperimentalData:
         def stream() -> Iterator[tuple[int, np.ndarray]]:
             for index in indices:
                 series = self._series(index, model, focal_series)
-                yield index, infer_image(model, series, sampling=self.sampling, tile=tile, overlap=overlap,
-                                         batch_size=batch_size, device=device, source=str(self.path))
+                yield index, self._predict(model, series, tile=tile, overlap=overlap, batch_size=batch_size,
+                                           device=device)
 
         return stream()
+
+    def _predict(self, model: Any, series: np.ndarray, **options: Any) -> np.ndarray:
+        """:func:`temnn.nn.inference.predict` on one (nx, ny) frame or (C, nx, ny) series, resampled to the card's range."""
+        series = np.asarray(series, dtype=np.float32)
+        return predict(model, series if series.ndim == 3 else series[None], sampling=self.sampling, resample=True,
+                       source=str(self.path), **options)
 
     def _series(self, start: int, model: Any, focal_series: bool) -> np.ndarray:
         """The network input starting at frame ``start``: one frame, or a focal series of C frames."""

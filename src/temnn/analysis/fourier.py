@@ -23,7 +23,7 @@ from scipy import fft as sp_fft
 from scipy import ndimage as ndi
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ..checks import positive_sampling
 from .peaks import refine_peaks, regional_maxima
 
 __all__ = [
@@ -59,6 +59,13 @@ def crop_size(labels: Iterable[np.ndarray], track_id: int, *, pad: int = 8, over
     int
         A size that factors into small primes (fast FFT), at least
         oversample · (largest bounding-box side + 2·pad).
+
+    Examples
+    --------
+    >>> frame = np.zeros((64, 64), np.uint16)
+    >>> frame[20:30, 25:31] = 7  # particle 7: a 10 × 6 pixel box
+    >>> crop_size([frame], 7)  # ≥ 2 · (10 + 2 · 8) = 52
+    54
     """
     extent = 0
     for frame in labels:

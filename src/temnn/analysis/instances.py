@@ -25,7 +25,7 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from ..errors import TemnnError
-from ._arrays import finite_threshold, positive_sampling, real_finite
+from ..checks import finite_threshold, positive_sampling, real_finite
 from .peaks import regional_maxima
 
 if TYPE_CHECKING:

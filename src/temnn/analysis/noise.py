@@ -244,7 +244,7 @@ class DoseSeriesFit:
         return np.array([f.r2 >= self.min_r2 for f in self.fits], dtype=bool)
 
     def rows(self) -> list[dict[str, Any]]:
-        """One table row per frame (for :func:`temnn.analysis.tables.write_csv`)."""
+        """One table row per frame (for :func:`temnn.io.tables.write_csv`)."""
         rows = []
         for i, (fit, n) in enumerate(zip(self.fits, self.electrons)):
             row: dict[str, Any] = {"frame": i, "electrons_per_pixel": float(n)}
@@ -862,6 +862,6 @@ def _default_size(shape: tuple[int, ...]) -> int:
 
 
 def _sampling(sampling: float) -> float:
-    from ._arrays import positive_sampling
+    from ..checks import positive_sampling
 
     return positive_sampling(sampling)

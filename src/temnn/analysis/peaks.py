@@ -13,9 +13,11 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
+from skimage.morphology import local_maxima
 
+from ..checks import finite_threshold, positive_sampling, real_finite
 from ..errors import TemnnError
-from ._arrays import class_maps, finite_threshold, positive_sampling, real_finite
+from ._arrays import class_maps
 
 __all__ = [
     "Peaks",
@@ -118,14 +120,19 @@ def regional_maxima(image: np.ndarray, *, min_distance: float, mask: np.ndarray 
 
     Notes
     -----
-    :func:`skimage.feature.peak_local_max` returns every pixel of a flat maximum
-    (a binary label, a saturated softmax, the ridge of a distance map) spaced by
-    ``min_distance``, so one flat disc gives several peaks. Here each connected
-    set of 3×3 local maxima is first merged into one candidate and only then are
-    the candidates spaced.
+    The candidates are scikit-image's regional maxima
+    (:func:`skimage.morphology.local_maxima`, 8-connected, borders allowed): connected
+    flat tops with no higher neighbour. :func:`skimage.feature.peak_local_max` is not
+    used for the spacing: it returns every pixel of a flat maximum (a binary label, a
+    saturated softmax, the ridge of a distance map) spaced by ``min_distance``, so one
+    flat disc gives several peaks. Here each flat top is first merged into one
+    candidate and only then are the candidates spaced.
     """
     image = np.asarray(image, dtype=np.float64)
-    is_max = image == ndi.maximum_filter(image, size=3, mode="nearest")
+    if image.size and np.ptp(image) > 0:
+        is_max = local_maxima(image, connectivity=2, allow_borders=True)
+    else:  # a constant image is one flat top (scikit-image finds no maximum without a lower neighbour)
+        is_max = np.ones(image.shape, dtype=bool)
     if mask is not None:
         is_max &= np.asarray(mask, dtype=bool)
     candidates, n = ndi.label(is_max, structure=np.ones((3, 3)))

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ..checks import positive_sampling
 
 __all__ = ["nice_length", "add_scale_bar", "show_image", "display_map", "plot_side_by_side",
            "save_figure", "axis_label"]
@@ -24,7 +24,13 @@ _ANGSTROM_PER = {"Å": 1.0, "nm": 10.0}
 
 
 def nice_length(longest: float) -> float:
-    """The largest 1, 2 or 5 × 10ⁿ not above ``longest`` (a round scale-bar length) [any unit]."""
+    """The largest 1, 2 or 5 × 10ⁿ not above ``longest`` (a round scale-bar length) [any unit].
+
+    Examples
+    --------
+    >>> nice_length(37.0), nice_length(0.9), nice_length(5.0)
+    (20.0, 0.5, 5.0)
+    """
     if not longest > 0:
         raise TemnnError(f"scale bar: expected a positive length, got {longest!r}")
     decade = 10.0 ** math.floor(math.log10(longest))
@@ -159,7 +165,7 @@ def plot_side_by_side(image: np.ndarray, label: np.ndarray | None = None, predic
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 150) -> None:
     """Save a figure atomically; the format follows the file suffix (.png, .pdf, .svg)."""
-    from .._io import atomic_path
+    from ..io.files import atomic_path
 
     suffix = os.path.splitext(os.fspath(path))[1]
     with atomic_path(path, suffix=suffix) as tmp:

@@ -48,7 +48,8 @@ from scipy import fft as sp_fft
 
 from ..errors import TemnnError
 from ..simulate.optics import CTF
-from ._arrays import complex_wave, positive_sampling
+from ._arrays import complex_wave
+from ..checks import positive_sampling
 
 __all__ = [
     "Reconstruction",

@@ -22,7 +22,7 @@ column in both, a site just outside the field is a column in neither), so a perf
 scores exactly 1. The stored sites (``DATA/sites/NNNNN.npz``) are used, when they exist, only
 for the class names and to colour Argand plots.
 
-The module also holds what :mod:`temnn.analysis.evaluate` shares with the object: checking that
+The module also holds what :mod:`temnn.workflows.evaluate` shares with the object: checking that
 a model fits an image set (:func:`prepare_models`) and batched, possibly ensemble, inference on
 focal series of differing sampling (:func:`infer_series`).
 
@@ -39,7 +39,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from ..data.provenance import OverlapReport
+from ..io.provenance import OverlapReport
 from ..errors import TemnnError
 from ..parameters import Parameters
 from .metrics import ATOMIC_F1_RADIUS, AtomicScores, Score, WaveRMSE, atomic_scores, exit_wave_rmse, pixel_scores
@@ -248,7 +248,7 @@ class SimulatedData:
         (K, nx, ny) probabilities or exit wave, after :meth:`infer`.
     disagreement : numpy.ndarray or None
         Disagreement of an ensemble given to :meth:`infer` (see :func:`infer_series`).
-    overlap : temnn.data.provenance.OverlapReport or None
+    overlap : temnn.io.provenance.OverlapReport or None
         After :meth:`infer`: whether a model trained or validated on this image's sample
         (only with ``allow_overlap``) or cannot tell (a card without training sets).
 
@@ -289,7 +289,7 @@ class SimulatedData:
             A file is missing or malformed, or the image or label does not have the shape the
             parameters file gives (focal-series length, label channels).
         """
-        from ..data.images import read_image_file
+        from ..io.image_sets import read_image_file
 
         record = read_image_file(self.path, self.tem_parameters_file)
         self.parameters = (self.parameters_file if isinstance(self.parameters_file, Parameters)
@@ -347,7 +347,7 @@ class SimulatedData:
     def _sites(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """Stored sites [pixels on this image's grid], classes and class names; empty when not stored."""
         # DATA/images/NAME/NNNNN_EE.npz -> DATA/sites/NNNNN.npz (DESIGN.md layout). Read here rather than with
-        # temnn.data.dataset.load_sites, whose module imports abTEM (seconds) for the waves it also reads.
+        # temnn.io.dataset.load_sites, whose module imports abTEM (seconds) for the waves it also reads.
         path = self.path.parent.parent.parent / "sites" / f"{self.index:05d}.npz" if self.index is not None else None
         if path is None or not path.is_file():
             return np.zeros((0, 2)), np.zeros(0, np.int64), ()
@@ -368,7 +368,7 @@ class SimulatedData:
         """
         import torch
 
-        from ..data.standardise import local_standardise, standardisation_sigma
+        from ..nn.standardise import local_standardise, standardisation_sigma
 
         sigma = standardisation_sigma(self.parameters.normalizedistance, self.sampling)
         self.standardised = local_standardise(torch.from_numpy(self.image), sigma).numpy()
@@ -384,7 +384,7 @@ class SimulatedData:
         The image is standardised as in training and the network's output activation is
         applied (softmax/sigmoid probabilities, or the linear exit wave). An image whose
         sample (structure) a model trained or validated on, as its card records, is refused
-        unless ``allow_overlap`` (see :mod:`temnn.data.provenance`).
+        unless ``allow_overlap`` (see :mod:`temnn.io.provenance`).
 
         Parameters
         ----------
@@ -418,7 +418,7 @@ class SimulatedData:
         OverlapWarning
             A model card that records no training or validation samples (older temnn).
         """
-        from ..data.provenance import check_test_set, sample_set
+        from ..io.provenance import check_test_set, sample_set
 
         models = prepare_models(model, self.parameters, device=device, source=str(self.path))
         if self.index is not None:

@@ -38,7 +38,7 @@ import numpy as np
 from skimage.segmentation import relabel_sequential
 
 from ..errors import TemnnError
-from ._arrays import positive_sampling
+from ..checks import positive_sampling
 from .instances import Slice, label_instances, min_separation_pixels
 
 __all__ = ["Tracker", "track", "property_table", "plot_property"]
@@ -198,7 +198,7 @@ def property_table(tracked: Iterable[np.ndarray], sampling: float, *,
         (``area_nm2``, ``com_x_nm``, ``com_y_nm``, ``equivalent_diameter_nm``, ...)
         and ``displacement_nm``, the distance its centre of mass moved since the
         particle's previous frame (NaN in its first frame). Write it with
-        :func:`temnn.analysis.tables.write_csv`.
+        :func:`temnn.io.tables.write_csv`.
     """
     sampling = positive_sampling(sampling)
     last_position: dict[int, tuple[float, float]] = {}

@@ -68,7 +68,7 @@ class ApplyModelWidget(WorkerWidget):
     def run(self) -> None:
         import warnings
 
-        from ..analysis.tiling import inference_sampling
+        from ..nn.tiling import inference_sampling
 
         layer = self.required(self.image.value, "image layer")
         frames = LayerFrames.of(layer)

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..analysis._arrays import positive_sampling
+from ..checks import positive_sampling
 from ..errors import TemnnError
 
 __all__ = [

@@ -1,6 +1,6 @@
 """napari reader: microscope files and stacks with their calibration, stacks read lazily.
 
-Files are read by :func:`temnn.analysis.io.read_microscope_file` (RosettaSciIO: DigitalMicrograph
+Files are read by :func:`temnn.io.microscope.read_microscope_file` (RosettaSciIO: DigitalMicrograph
 ``.dm3/.dm4``, TIFF, Velox ``.emd``, TIA ``.emi/.ser``, ``.mrc``). A stack becomes a dask array
 whose frames are read from disk only when napari shows them, so a long sequence never has to
 fit in memory. The pixel size goes on the layer as its scale in nm (``units="nm"``); a file
@@ -56,7 +56,7 @@ def read_microscope_layers(path: str | os.PathLike | list[str]) -> list[LayerDat
     """
     from napari.utils.notifications import show_error, show_warning
 
-    from ..analysis.io import read_microscope_file
+    from ..io.microscope import read_microscope_file
 
     layers = []
     for one in path if isinstance(path, (list, tuple)) else [path]:
@@ -73,11 +73,11 @@ def read_microscope_layers(path: str | os.PathLike | list[str]) -> list[LayerDat
 
 
 def microscope_layer(file: Any) -> LayerDataTuple:
-    """An image layer of a :class:`temnn.analysis.io.MicroscopeFile`: lazy frames, scale in nm, metadata.
+    """An image layer of a :class:`temnn.io.microscope.MicroscopeFile`: lazy frames, scale in nm, metadata.
 
     Parameters
     ----------
-    file : temnn.analysis.io.MicroscopeFile
+    file : temnn.io.microscope.MicroscopeFile
         An opened microscope file.
 
     Returns

@@ -101,7 +101,7 @@ class RoiPropertiesWidget(WorkerWidget):
         path : str or pathlib.Path
             The ``.csv`` file.
         """
-        from ..analysis.tables import write_csv
+        from ..io.tables import write_csv
 
         if not self.rows:
             raise TemnnError("no table yet: press 'Get ROI properties' first")

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import __version__
-from .._io import save_npz
+from ..io.files import save_npz
 from .._random import sample_rng
 from ._layers import CLASS_AXIS, angstrom_to_nm
 

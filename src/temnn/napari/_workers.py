@@ -70,7 +70,7 @@ def plan_prediction(model: Any, frames: LayerFrames) -> list[int]:
         Class maps given as input, or a focal-series model on a layer with fewer than C
         frames or a number of frames that is no multiple of C.
     """
-    from ..analysis.tiling import check_channels
+    from ..nn.tiling import check_channels
 
     if frames.has_classes:
         raise TemnnError(f"layer '{frames.name}' holds class maps (a prediction); apply the model to an image layer")
@@ -88,7 +88,7 @@ def plan_prediction(model: Any, frames: LayerFrames) -> list[int]:
 
 def predict_frames(model: Any, frames: LayerFrames, starts: list[int], *, sampling: float, tile: int = 512,
                    overlap: int = 64, batch_size: int = 4) -> Generator[Step, None, None]:
-    """Apply a model to every input of a layer, tile by tile (:func:`temnn.analysis.tiling.infer_image`).
+    """Apply a model to every input of a layer, tile by tile (:func:`temnn.nn.inference.predict`).
 
     Parameters
     ----------
@@ -110,13 +110,14 @@ def predict_frames(model: Any, frames: LayerFrames, starts: list[int], *, sampli
     Step
         After each input; ``value`` is ``(k, prediction)`` with the (K, nx, ny) prediction of input k.
     """
-    from ..analysis.tiling import infer_image
+    from ..nn.inference import predict
 
     channels = int(getattr(model, "in_channels", 1))
     for k, start in enumerate(starts):
         series = frames.frame(start) if channels == 1 else frames.series(start, channels)
-        prediction = infer_image(model, series, sampling=sampling, tile=tile, overlap=overlap,
-                                 batch_size=batch_size, source=f"layer '{frames.name}'")
+        series = np.asarray(series, dtype=np.float32)
+        prediction = predict(model, series if series.ndim == 3 else series[None], sampling=sampling, tile=tile,
+                             overlap=overlap, batch_size=batch_size, resample=True, source=f"layer '{frames.name}'")
         yield Step(k + 1, len(starts), f"frame {start + 1} of {len(frames)}", (k, prediction))
 
 
@@ -425,9 +426,9 @@ def simulate_and_train(run: TrainingRun) -> Generator[Step, None, Path]:
     pathlib.Path
         The trained model's stem (``MODEL/best``), ready for :func:`temnn.load_model`.
     """
-    from ..data.dataset import generate_dataset
+    from ..workflows.structures import generate_dataset
     from ..nn.training import TrainingOptions, train
-    from ..simulate.command import make_images
+    from ..workflows.images import make_images
     from ..simulate.waves import WaveSettings
 
     spec = _generator(run.generator)

@@ -6,7 +6,7 @@
 - :func:`save_model` / :func:`load_model`: safetensors weights + JSON card.
 - :func:`predict` applies a loaded model to raw images.
 
-Names are imported lazily, so that ``temnn --help`` (which imports :mod:`temnn.nn.command`)
+Names are imported lazily, so that ``temnn --help`` (which imports :mod:`temnn.cli.train`)
 does not import torch.
 """
 

@@ -3,7 +3,7 @@
 A *model* is two files with a common stem: ``STEM.safetensors`` (the weights) and
 ``STEM.json`` (the card: architecture and hyper-parameters, task, channels, the parameters
 file of the training set, training history, the samples of the training and validation sets
-as :class:`temnn.data.provenance.SampleSet` records under ``training.sets``, temnn version,
+as :class:`temnn.io.provenance.SampleSet` records under ``training.sets``, temnn version,
 card format). The card records
 the SHA-256 of the weights, so a weights file that does not belong to its card (an
 interrupted save) is refused. Loading rebuilds the architecture by name from the card, so
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .._io import atomic_path, one_line, read_json, write_json
+from ..io.files import atomic_path, one_line, read_json, write_json
 from ..errors import TemnnError
 from .blocks import Network
 from .registry import build_from_config, count_parameters, unwrap
@@ -175,7 +175,7 @@ def resolve_stem(path: str | os.PathLike) -> Path:
     folder names a model of ``temnn models``."""
     path = Path(path)
     if not path.exists() and not path.with_name(path.name + ".json").exists() and str(path) == path.name:
-        from ..models import find_model
+        from ..io.models import find_model
 
         return find_model(path.name)  # a bare name that is no file: a named model (``temnn models``)
     if path.is_dir():

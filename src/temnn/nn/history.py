@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .._io import atomic_path
+from ..io.files import atomic_path
 
 __all__ = ["write_history", "plot_learning_curve"]
 

@@ -2,7 +2,7 @@
 
 ``train(TRAIN, VAL, OUT, options)`` trains a network on a stored image set (or, with
 ``options.on_the_fly``, on images synthesised from a dataset folder's exit waves every epoch,
-:mod:`temnn.data.onthefly`) and writes into ``OUT``::
+:mod:`temnn.nn.onthefly`) and writes into ``OUT``::
 
     OUT/best.safetensors, best.json         the model with the lowest validation loss
     OUT/checkpoints/epoch_NNNN.*            the latest checkpoint (+ every --epochsave-th)
@@ -35,11 +35,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..data.augment import Augmentation
-from ..data.loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
-from ..data.onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
-from .._io import output_folder
-from ..data.provenance import check_validation_set, sample_set
+from .augment import Augmentation
+from .loader import ImageSet, check_compatible, make_loader, prepare_batch, start_epoch
+from .onthefly import OnTheFlySet, collate_synthesis, prepare_synthesis_batch
+from ..io.files import output_folder
+from ..io.provenance import check_validation_set, sample_set
 from ..parameters import Parameters
 from ..errors import TemnnError
 from .checkpoints import (
@@ -284,7 +284,7 @@ def train(
     ------
     TemnnError
         Among others, a validation set that shares samples (structures) with the training
-        set (:func:`temnn.data.provenance.check_validation_set`), before anything is written.
+        set (:func:`temnn.io.provenance.check_validation_set`), before anything is written.
         The model card records both sets' samples under ``training.sets``.
     """
     out = output_folder(out, what="OUT", create=False)

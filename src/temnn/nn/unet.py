@@ -14,6 +14,8 @@ fully residual convolutional neural network for image segmentation in connectomi
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,7 +44,41 @@ def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-class UNet(Network):
+class _UNetBase(Network):
+    """What U-net and U-net++ share: hyperparameters, their checks, the channel widths per level.
+
+    Sets ``hyperparameters``, ``widths`` (``filters * 2**level`` for level 0 … ``levels``) and
+    ``block`` (the keyword arguments of every :class:`~temnn.nn.blocks.ConvBlock`); the
+    subclass builds its modules from them.
+    """
+
+    cpu_channels_last = True
+    _levels_meaning = "number of down-sampling steps"
+    _filters_meaning = "channels of the first block"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        levels: int = 4,
+        filters: int = 32,
+        kernel: int = 5,
+        block_layers: int = 5,
+        padding_mode: str = "zeros",
+    ) -> None:
+        super().__init__(in_channels, out_channels)
+        check_positive(levels, "--levels", self._levels_meaning)
+        check_positive(filters, "--filters", self._filters_meaning)
+        check_kernel(kernel)
+        self.hyperparameters = dict(
+            levels=levels, filters=filters, kernel=kernel, block_layers=block_layers, padding_mode=padding_mode
+        )
+        self.widths = [filters * 2**level for level in range(levels + 1)]
+        self.block = dict(kernel=kernel, layers=block_layers, padding_mode=padding_mode)
+
+
+class UNet(_UNetBase):
     """U-net with residual convolution blocks.
 
     Parameters
@@ -71,28 +107,10 @@ class UNet(Network):
     """
 
     arch = "unet"
-    cpu_channels_last = True
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        *,
-        levels: int = 4,
-        filters: int = 32,
-        kernel: int = 5,
-        block_layers: int = 5,
-        padding_mode: str = "zeros",
-    ) -> None:
-        super().__init__(in_channels, out_channels)
-        check_positive(levels, "--levels", "number of down-sampling steps")
-        check_positive(filters, "--filters", "channels of the first block")
-        check_kernel(kernel)
-        self.hyperparameters = dict(
-            levels=levels, filters=filters, kernel=kernel, block_layers=block_layers, padding_mode=padding_mode
-        )
-        width = [filters * 2**level for level in range(levels + 1)]
-        block = dict(kernel=kernel, layers=block_layers, padding_mode=padding_mode)
+    def __init__(self, in_channels: int, out_channels: int, **hyperparameters: Any) -> None:
+        super().__init__(in_channels, out_channels, **hyperparameters)
+        levels, width, block = self.hyperparameters["levels"], self.widths, self.block
         self.down = nn.ModuleList(
             ConvBlock(in_channels if level == 0 else width[level - 1], width[level], **block)
             for level in range(levels + 1)

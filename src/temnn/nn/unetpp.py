@@ -14,17 +14,19 @@ for medical image segmentation, DLMIA (2018).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvBlock, Network, check_kernel, check_positive
-from .unet import check_size, upsample_to
+from .blocks import ConvBlock
+from .unet import _UNetBase, check_size, upsample_to
 
 __all__ = ["UNetPlusPlus"]
 
 
-class UNetPlusPlus(Network):
+class UNetPlusPlus(_UNetBase):
     """U-net++ with residual convolution blocks.
 
     Parameters
@@ -53,29 +55,13 @@ class UNetPlusPlus(Network):
     """
 
     arch = "unetpp"
-    cpu_channels_last = True
+    _levels_meaning = "depth of the nested U-net"
+    _filters_meaning = "channels at full resolution"
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        *,
-        levels: int = 4,
-        filters: int = 32,
-        kernel: int = 5,
-        block_layers: int = 5,
-        padding_mode: str = "zeros",
-    ) -> None:
-        super().__init__(in_channels, out_channels)
-        check_positive(levels, "--levels", "depth of the nested U-net")
-        check_positive(filters, "--filters", "channels at full resolution")
-        check_kernel(kernel)
-        self.hyperparameters = dict(
-            levels=levels, filters=filters, kernel=kernel, block_layers=block_layers, padding_mode=padding_mode
-        )
+    def __init__(self, in_channels: int, out_channels: int, **hyperparameters: Any) -> None:
+        super().__init__(in_channels, out_channels, **hyperparameters)
+        levels, width, block = self.hyperparameters["levels"], self.widths, self.block
         self.levels = levels
-        width = [filters * 2**i for i in range(levels + 1)]
-        block = dict(kernel=kernel, layers=block_layers, padding_mode=padding_mode)
         nodes = {}
         for j in range(levels + 1):
             for i in range(levels + 1 - j):

@@ -15,17 +15,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._random import keyword_rng
 from ..errors import TemnnError
-from ..parameters import ABERRATIONS, Parameters
+from ..aberrations import ABERRATION_KEYS, Aberrations
+from ..parameters import Parameters
 
 __all__ = ["MicroscopeParameters", "draw_microscope", "ABERRATION_KEYS"]
 
-ABERRATION_KEYS = tuple(key for a in ABERRATIONS for key in ((a,) if a[2] == "0" else (a, "phi" + a[1:])))
-"""Polar aberration names beyond defocus, as abTEM spells them: C12, phi12, C21, phi21, …, C45, phi45."""
-
-
 @dataclass(frozen=True)
-class MicroscopeParameters:
+class MicroscopeParameters(Aberrations):
     """Microscope, optics and detector settings of one image or focal series.
 
     Parameters
@@ -37,9 +35,10 @@ class MicroscopeParameters:
     energy : float
         Beam energy [eV].
     C12, C21, C23, C30, C32, C34, C45 : float
-        Polar aberration magnitudes [Å] (Krivanek notation; C30 = Cs).
+        Polar aberration magnitudes [Å] (Krivanek notation; C30 = Cs), keyword-only
+        (:class:`temnn.aberrations.Aberrations`).
     phi12, phi21, phi23, phi32, phi34, phi45 : float
-        Aberration angles [rad].
+        Aberration angles [rad], keyword-only.
     focal_spread : float
         Focal spread Δ of the temporal-coherence envelope [Å] (abTEM's ``focal_spread``).
     angular_spread : float
@@ -59,19 +58,6 @@ class MicroscopeParameters:
     sampling: float
     defocus: tuple[float, ...]
     energy: float
-    C12: float = 0.0
-    phi12: float = 0.0
-    C21: float = 0.0
-    phi21: float = 0.0
-    C23: float = 0.0
-    phi23: float = 0.0
-    C30: float = 0.0
-    C32: float = 0.0
-    phi32: float = 0.0
-    C34: float = 0.0
-    phi34: float = 0.0
-    C45: float = 0.0
-    phi45: float = 0.0
     focal_spread: float = 0.0
     angular_spread: float = 0.0
     aperture: float | None = None
@@ -124,7 +110,7 @@ class MicroscopeParameters:
         out = dataclasses.asdict(self)
         out["defocus"] = list(self.defocus)
         out["mtf"] = None if self.mtf is None else list(self.mtf)
-        return out
+        return {key: out[key] for key in _JSON_ORDER}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MicroscopeParameters":
@@ -142,7 +128,13 @@ class MicroscopeParameters:
             raise TemnnError(f"microscope parameters: {err}") from None
 
 
-def draw_microscope(parameters: Parameters, rng: np.random.Generator, *, energy: float) -> MicroscopeParameters:
+_OWN_FIELDS = tuple(f.name for f in dataclasses.fields(MicroscopeParameters) if f.name not in ABERRATION_KEYS)
+_JSON_ORDER = _OWN_FIELDS[:3] + ABERRATION_KEYS + _OWN_FIELDS[3:]
+"""Key order of the per-image JSON files: sampling, defocus, energy, the aberrations, then the rest (as ever)."""
+
+
+@keyword_rng(1)
+def draw_microscope(parameters: Parameters, *, rng: np.random.Generator, energy: float) -> MicroscopeParameters:
     """Draw one sample's microscope from the ranges of a parameters file.
 
     The dose is log-uniform in ``log_dose``, every other value uniform in its range.

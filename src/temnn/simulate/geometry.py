@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._random import keyword_rng
 from ..errors import TemnnError
 
 __all__ = ["ImageGeometry", "choose_geometry"]
@@ -89,11 +90,13 @@ class ImageGeometry:
         return x, y
 
 
+@keyword_rng(4)
 def choose_geometry(
     wave_shape: tuple[int, int],
     wave_sampling: float,
     sampling: float,
     image_size: tuple[int, int],
+    *,
     rng: np.random.Generator | None = None,
 ) -> ImageGeometry:
     """Place an image of ``image_size`` pixels at ``sampling`` on an exit wave.

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from scipy import constants
 
+from ..aberrations import POLAR_TERMS, Aberrations
 from ..errors import TemnnError
 
 if TYPE_CHECKING:
@@ -70,17 +71,6 @@ __all__ = [
 
 Coefficient = Union[float, torch.Tensor]
 
-POLAR_TERMS: tuple[tuple[str, str | None, int, int], ...] = (
-    ("C10", None, 1, 0),
-    ("C12", "phi12", 1, 2),
-    ("C21", "phi21", 2, 1),
-    ("C23", "phi23", 2, 3),
-    ("C30", None, 3, 0),
-    ("C32", "phi32", 3, 2),
-    ("C34", "phi34", 3, 4),
-    ("C45", "phi45", 4, 5),
-)
-"""(magnitude, angle, n, m) of each polar aberration C_nm: χ ∝ α^(n+1)/(n+1) cos(m(φ-φ_nm))."""
 
 
 def wavelength(energy: float) -> float:
@@ -392,7 +382,7 @@ def focal_series(
 
 
 @dataclass(frozen=True)
-class CTF:
+class CTF(Aberrations):
     """Contrast transfer function of the objective lens for one image.
 
     Parameters
@@ -402,9 +392,9 @@ class CTF:
     defocus : float
         Defocus Δf = -C10 [Å].
     C12, C21, C23, C30, C32, C34, C45 : float
-        Polar aberration magnitudes [Å] (C30 = Cs).
+        Polar aberration magnitudes [Å] (C30 = Cs), keyword-only (:class:`temnn.aberrations.Aberrations`).
     phi12, phi21, phi23, phi32, phi34, phi45 : float
-        Aberration angles [rad].
+        Aberration angles [rad], keyword-only.
     focal_spread : float
         Focal spread, the 1/e half-width of the defocus distribution [Å].
     angular_spread : float
@@ -422,19 +412,6 @@ class CTF:
 
     energy: float
     defocus: float = 0.0
-    C12: float = 0.0
-    phi12: float = 0.0
-    C21: float = 0.0
-    phi21: float = 0.0
-    C23: float = 0.0
-    phi23: float = 0.0
-    C30: float = 0.0
-    C32: float = 0.0
-    phi32: float = 0.0
-    C34: float = 0.0
-    phi34: float = 0.0
-    C45: float = 0.0
-    phi45: float = 0.0
     focal_spread: float = 0.0
     angular_spread: float = 0.0
     aperture: float | None = None

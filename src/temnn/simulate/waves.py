@@ -399,7 +399,7 @@ def exit_wave(atoms: Atoms, settings: WaveSettings | None = None) -> ExitWave:
     ``abtem.PlaneWave(energy=...).multislice(build_potential(atoms, settings))``,
     computed eagerly (no Dask graph: a single wave gains nothing from one) with FFTW
     planned deterministically on one thread. Parallelism belongs across samples
-    (:func:`temnn.data.runner.run_samples`).
+    (:func:`temnn.workflows.runner.run_samples`).
 
     Examples
     --------

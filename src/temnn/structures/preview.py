@@ -14,22 +14,15 @@ Examples
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Sequence
-
 import numpy as np
 from ase.data.colors import jmol_colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .._io import atomic_path
 from .sample import Sample
 
-if TYPE_CHECKING:
-    from ..data.dataset import Dataset
-
-__all__ = ["plot_sample", "save_preview", "save_dataset_preview"]
+__all__ = ["plot_sample"]
 
 
 def plot_sample(sample: Sample, ax: Axes | None = None, *, title: str | None = None) -> Axes:
@@ -87,67 +80,3 @@ def plot_sample(sample: Sample, ax: Axes | None = None, *, title: str | None = N
     return ax
 
 
-def save_preview(
-    samples: Sequence[Sample], path: str | os.PathLike, *, columns: int = 3, titles: Sequence[str] | None = None
-) -> None:
-    """Write a PNG with one panel per sample (written atomically).
-
-    Parameters
-    ----------
-    samples : sequence of Sample
-        The structures to show.
-    path : path
-        Output PNG file.
-    columns : int
-        Panels per row.
-    titles : sequence of str, optional
-        One title per sample (chemical formulas when ``None``).
-    """
-    samples = list(samples)
-    columns = max(1, min(columns, len(samples)))
-    rows = max(1, -(-len(samples) // columns))
-    figure = Figure(figsize=(4.5 * columns, 4.5 * rows), layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for i, ax in enumerate(axes):
-        if i < len(samples):
-            plot_sample(samples[i], ax, title=None if titles is None else titles[i])
-        else:
-            ax.set_axis_off()
-    with atomic_path(path, suffix=".png") as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
-
-
-def save_dataset_preview(dataset: Dataset, indices: Sequence[int], path: str | os.PathLike) -> None:
-    """Write a PNG of stored samples: structure with sites (top) and exit-wave phase (bottom).
-
-    Parameters
-    ----------
-    dataset : temnn.data.dataset.Dataset
-        A data set made by ``temnn structures``.
-    indices : sequence of int
-        The samples to show (a few; one column each).
-    path : path
-        Output PNG file (written atomically).
-    """
-    indices = list(indices)
-    if not indices:
-        return
-    figure = Figure(figsize=(4.2 * len(indices), 8.4), layout="constrained")
-    axes = figure.subplots(2, len(indices), squeeze=False)
-    for column, index in enumerate(indices):
-        sites, classes, names = dataset.load_sites(index)
-        atoms = dataset.load_structure(index)
-        sample = Sample(atoms=atoms, sites=sites, classes=classes, class_names=names)
-        plot_sample(sample, axes[0, column], title=f"{index:05d}: {atoms.get_chemical_formula()}")
-        wave = dataset.load_wave(index).coherent()  # the mean wave of frozen-phonon configurations
-        extent = wave.extent
-        # arrays index (x, y): transpose so that x runs horizontally, y upwards
-        image = axes[1, column].imshow(
-            np.angle(wave.array).T, origin="lower", extent=(0, extent[0], 0, extent[1]), cmap="twilight"
-        )
-        axes[1, column].set_title(f"exit-wave phase, {wave.energy / 1e3:g} keV", fontsize=9)
-        axes[1, column].set_xlabel("x [Å]")
-        axes[1, column].set_ylabel("y [Å]")
-        figure.colorbar(image, ax=axes[1, column], shrink=0.8, label="phase [rad]")
-    with atomic_path(path, suffix=".png") as tmp:
-        figure.savefig(tmp, format="png", dpi=100)

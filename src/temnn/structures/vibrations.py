@@ -6,11 +6,12 @@ exposure, so an image averages many snapshots. Two models:
 * **Debye-Waller smearing** (:func:`debye_waller`): every atom's potential is
   convolved with one Gaussian (``WaveSettings.debye_waller``); homogeneous and free.
 * **Frozen phonons**: the exit waves of N randomly displaced copies are kept, and
-  images average their intensities after the CTF (:func:`frozen_phonon_wave`).
-  The *local-environment* variant draws each atom's displacement from a Gaussian
-  whose widths depend on its element and coordination number, measured on a
-  molecular-dynamics trajectory (:func:`vibrational_amplitudes`); low-coordinated
-  edge atoms vibrate more (Chen et al.). The *directional edge* variant (:func:`edge_vibrations`) measures
+  images average their intensities after the CTF
+  (:func:`temnn.simulate.phonons.frozen_phonon_wave`). The *local-environment* variant
+  draws each atom's displacement from a Gaussian whose widths depend on its element and
+  coordination number, measured on a molecular-dynamics trajectory
+  (:func:`vibrational_amplitudes`); low-coordinated edge atoms vibrate more
+  (Chen et al.). The *directional edge* variant (:func:`edge_vibrations`) measures
   the edge atoms' amplitudes along and across the edge in a local frame and
   draws them in that frame.
 
@@ -46,16 +47,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
 from scipy import constants
 
+from .._random import keyword_rng
 from ..errors import TemnnError
-
-if TYPE_CHECKING:
-    from ..simulate.waves import ExitWave, WaveSettings
 
 __all__ = [
     "DEFAULT_CUTOFF_FACTOR",
@@ -70,8 +69,6 @@ __all__ = [
     "edge_frames",
     "edge_vibrations",
     "perturb_atoms",
-    "frozen_phonon_wave",
-    "FrozenPhonons",
 ]
 
 DEFAULT_CUTOFF_FACTOR = 1.2
@@ -254,7 +251,7 @@ class VibrationalAmplitudes:
         sigmas : mapping
             ``{element: σ}`` [Å]; e.g. ``{"S": math.sqrt(debye_waller("S", 580, 300))}``.
         cutoff_factor : float
-            Neighbour definition (irrelevant here, kept for :meth:`save`).
+            Neighbour definition (irrelevant here, kept in the amplitudes file).
         """
         groups = {}
         for element, sigma in sigmas.items():
@@ -300,7 +297,7 @@ class VibrationalAmplitudes:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (what :meth:`save` writes)."""
+        """JSON-ready form (what :func:`temnn.io.vibrations.write_amplitudes` writes)."""
         return {
             "cutoff_factor": self.cutoff_factor,
             "groups": [{"element": e, "coordination": cn, **g.to_dict()} for (e, cn), g in sorted(self.groups.items())],
@@ -323,21 +320,8 @@ class VibrationalAmplitudes:
             raise TemnnError(
                 f"{source}: not a vibrational-amplitudes file ({type(err).__name__}: {err}); expected "
                 '{"cutoff_factor": 1.2, "groups": [{"element": "S", "coordination": 3, "sigma": [sx, sy, sz]}, …], '
-                '"edges": null}, as written by VibrationalAmplitudes.save'
+                '"edges": null}, as written by temnn.io.vibrations.write_amplitudes'
             ) from None
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the amplitudes as JSON (atomically)."""
-        from .._io import write_json
-
-        write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> VibrationalAmplitudes:
-        """Read amplitudes written by :meth:`save`."""
-        from .._io import read_json
-
-        return cls.from_dict(read_json(path), source=str(path))
 
 
 def read_trajectory(trajectory: str | os.PathLike | Sequence[Atoms]) -> list[Atoms]:
@@ -530,7 +514,8 @@ def edge_vibrations(
     return _edge_vibrations(frames, mean, displacement, element, toward, cutoff_factor)
 
 
-def perturb_atoms(atoms: Atoms, amplitudes: VibrationalAmplitudes, rng: np.random.Generator, *,
+@keyword_rng(2)
+def perturb_atoms(atoms: Atoms, amplitudes: VibrationalAmplitudes, *, rng: np.random.Generator,
                   scale: float = 1.0) -> Atoms:
     """One frozen-phonon configuration: Gaussian displacements by element and coordination.
 
@@ -566,102 +551,6 @@ def perturb_atoms(atoms: Atoms, amplitudes: VibrationalAmplitudes, rng: np.rando
     out = atoms.copy()
     out.positions = atoms.positions + displacement
     return out
-
-
-def frozen_phonon_wave(
-    atoms: Atoms,
-    amplitudes: VibrationalAmplitudes,
-    n: int,
-    settings: WaveSettings | None = None,
-    rng: np.random.Generator | None = None,
-    *,
-    scale: float = 1.0,
-) -> ExitWave:
-    """Exit waves of ``n`` frozen-phonon configurations of ``atoms``.
-
-    Parameters
-    ----------
-    atoms : ase.Atoms
-        The static structure (orthogonal cell, beam along z).
-    amplitudes : VibrationalAmplitudes
-        Amplitudes per element and coordination (and edges) [Å].
-    n : int
-        Number of configurations.
-    settings : WaveSettings, optional
-        Multislice settings (temnn's defaults when None). Leave ``debye_waller``
-        unset: the configurations already model the vibrations.
-    rng : numpy.random.Generator, optional
-        Source of the displacements (a fresh default generator when None).
-    scale : float
-        Factor on every amplitude [1].
-
-    Returns
-    -------
-    ExitWave
-        complex64 (n, nx, ny), one wave per configuration, for n ≥ 2; the single
-        configuration's (nx, ny) wave for n = 1. Images average the intensities of
-        the configurations after the CTF (thesis ch. 5: an exposure averages many
-        snapshots incoherently), which keeps the thermal diffuse scattering that the
-        mean wave (:meth:`ExitWave.coherent`) lacks; the mean wave is the Exitwave label.
-
-    Notes
-    -----
-    A loop over :func:`temnn.simulate.waves.exit_wave` rather than
-    ``abtem.FrozenPhonons``: abTEM 1.0 takes per-atom σ along Cartesian axes, but
-    not the edge atoms' rotated frames, and the loop keeps temnn's deterministic
-    FFT planning and per-sample random streams. The mean of the displaced copies of
-    one atom's wave is its static wave convolved with the displacement Gaussian,
-    so the coherent wave's isolated column width grows as σ² → σ² + ⟨u²⟩.
-    """
-    from ..simulate.waves import ExitWave, exit_wave
-
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise TemnnError(f"frozen phonons: the number of configurations must be a positive integer, got {n!r}")
-    rng = rng if rng is not None else np.random.default_rng()
-    waves = [exit_wave(perturb_atoms(atoms, amplitudes, rng, scale=scale), settings) for _ in range(int(n))]
-    if n == 1:
-        return waves[0]
-    array = np.stack([wave.array for wave in waves]).astype(np.complex64, copy=False)
-    return ExitWave(array=array, sampling=waves[0].sampling, energy=waves[0].energy)
-
-
-@dataclass(frozen=True)
-class FrozenPhonons:
-    """A picklable exit-wave hook for the structures stage: ``hook(atoms, settings, rng) -> ExitWave``.
-
-    Replaces ``exit_wave(atoms, settings)`` by :func:`frozen_phonon_wave` (one wave
-    per configuration, stored as a (K, nx, ny) array) with
-    these amplitudes, so that a data-set generator can offer
-    ``--frozen-phonons N --amplitudes FILE``.
-
-    Attributes
-    ----------
-    amplitudes : VibrationalAmplitudes
-        Amplitudes per element and coordination (and edges) [Å].
-    configurations : int
-        Configurations per sample; images average their intensities.
-    scale : float
-        Factor on every amplitude [1].
-
-    Examples
-    --------
-    >>> hook = FrozenPhonons(VibrationalAmplitudes.isotropic({"Au": 0.05}), configurations=4)
-    >>> hook.configurations
-    4
-    """
-
-    amplitudes: VibrationalAmplitudes
-    configurations: int
-    scale: float = 1.0
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike, configurations: int, *, scale: float = 1.0) -> FrozenPhonons:
-        """The hook for an amplitudes file written by :meth:`VibrationalAmplitudes.save`."""
-        return cls(VibrationalAmplitudes.load(path), configurations, scale)
-
-    def __call__(self, atoms: Atoms, settings: WaveSettings | None, rng: np.random.Generator) -> ExitWave:
-        """The frozen-phonon exit waves of ``atoms`` (see :func:`frozen_phonon_wave`)."""
-        return frozen_phonon_wave(atoms, self.amplitudes, self.configurations, settings, rng, scale=self.scale)
 
 
 # --------------------------------------------------------------------- helpers

@@ -1,0 +1,62 @@
+"""``temnn predict MODEL FILES...``: the argparse layer of :func:`temnn.workflows.predict.predict_files`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Any
+
+from ..workflows.predict import FORMATS
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` subcommand."""
+    p = subparsers.add_parser(
+        "predict",
+        help="apply a trained model to experimental images and stacks (dm3/dm4/tif/emd/emi/ser/mrc/png)",
+        description=(
+            "Apply MODEL to every frame of FILES, streaming stacks frame by frame and large frames tile by "
+            "tile. Frames whose sampling lies outside the model's training range are resampled for the network "
+            "(with a warning) and the prediction is brought back to the file's pixel grid. Writes OUT/STEM/NNNNN.tif "
+            "(calibrated like the input, in nm), optional .npz, overview PNGs and prediction.json; re-running "
+            "skips finished frames. Units: sampling in Å/pixel, tiles in pixels."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL",
+                   help="model stem, .json/.safetensors file, training folder, or a named model (temnn models)")
+    p.add_argument("files", metavar="FILES", nargs="+", help="microscope files (.dm3 .dm4 .tif .emd .emi .ser .mrc .png)")
+    p.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
+    p.add_argument("--sampling", type=float, help="pixel size in Å/pixel; required for uncalibrated files "
+                   "(PNG) and replaces the files' own calibration")
+    p.add_argument("--signal", type=int, help="signal index in multi-signal files (default: the first 2D image)")
+    p.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass (default 4)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto: a GPU if present)")
+    p.add_argument("--tile", type=int, default=512, help="tile side in pixels at the network's sampling (default 512)")
+    p.add_argument("--overlap", type=int, default=64, help="overlap of neighbouring tiles in pixels (default 64)")
+    p.add_argument("--format", choices=sorted(FORMATS), default="tiff", help="prediction files: tiff, npz or both (default tiff)")
+    p.add_argument("--overviews", metavar="N", type=int, help="overview PNG of every N-th frame (default: the first frame only; 0: none)")
+    p.add_argument("--focal-series", action="store_true",
+                   help="for a model trained on focal series of C images: consecutive groups of C frames form one input "
+                   "(a remainder of fewer than C frames is skipped)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..nn.training import resolve_device
+    from ..workflows.predict import predict_files
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:  # one line per warning, no source line
+        print(f"temnn predict: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        predict_files(
+            args.model, args.files, args.out, sampling=args.sampling, signal=args.signal, batch_size=args.batch_size,
+            device=resolve_device(args.device), tile=args.tile, overlap=args.overlap, file_format=args.format,
+            overviews=args.overviews, focal_series=args.focal_series, progress=not args.quiet,
+        )
+    return 0
