@@ -112,7 +112,7 @@ def _add_wave_options(parser: argparse.ArgumentParser, *, energy: float) -> None
     group.add_argument("--gpts", "--arraysize", type=int, nargs="+", default=None, metavar="N", help="explicit exit-wave grid: N or NX NY [pixels] (overrides --sampling)")
     group.add_argument("--beam-energy", type=float, default=energy, metavar="EV", help=f"acceleration energy [eV] (default {energy:g})")
     group.add_argument("--slice-thickness", type=float, default=0.2, metavar="Å", help="multislice slice thickness [Å] (default 0.2)")
-    group.add_argument("--slice-tolerance", type=float, default=None, metavar="TOL", help="choose the thickest slices (2, 1, 0.5, 0.4, 0.3 Å) whose exit wave of the first system is within max |Δψ| < TOL of --slice-thickness slices, and record the choice in the manifest")
+    group.add_argument("--slice-tolerance", type=float, default=None, metavar="TOL", help="choose the thickest slices (2, 1, 0.5, 0.4, 0.3 Å) whose exit wave of the first system is within max abs(Δψ) < TOL of --slice-thickness slices, and record the choice in the manifest")
     group.add_argument("--slice-band", type=float, default=None, metavar="1/Å", help="with --slice-tolerance: compare the waves only up to this spatial frequency [1/Å] (default: the whole grid)")
     group.add_argument("--projection", choices=("infinite", "finite"), default="infinite", help="abTEM potential projection (default infinite: fast)")
     group.add_argument("--debye-waller", type=float, default=None, metavar="Å²", help="mean-square displacement <u²> per direction [Å²] smearing the potential (e.g. 0.0030 for MoS2 at 300 K)")

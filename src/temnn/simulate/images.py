@@ -65,7 +65,7 @@ def form_images(
         Exit waves on one native grid, indexed ``[ix, iy]``, vacuum amplitude 1; with
         a K axis, the waves of each sample's K frozen-phonon configurations. The CTF
         multiplies every configuration's wave and the image is the mean of their
-        intensities, (1/K) Σ_k |ψ_k ⊗ h|², not the intensity of the mean wave.
+        intensities, ``(1/K) Σ_k |ψ_k ⊗ h|²``, not the intensity of the mean wave.
     wave_sampling : float or tuple[float, float]
         Sampling of the waves [Å/pixel].
     micro : sequence of MicroscopeParameters, length B
