@@ -122,7 +122,8 @@ def test_resume_after_interruption_continues_the_schedule(image_set, tmp_path, m
 def _function_set(folder, *, samples=3, size=24):
     """Images of random values whose label is the pixel-wise test image > 0.5 (so f(image) = label)."""
     folder.mkdir(parents=True)
-    Parameters(label="Mask", image_size=(size, size), sampling=(0.1, 0.1), num_classes=1).save(folder / "parameters.json")
+    parameters = Parameters(label="Mask", image_size=(size, size), sampling=(0.1, 0.1), num_classes=1)
+    parameters.save(folder / "parameters.json")
     rng = np.random.default_rng(3)
     for i in range(samples):
         image = rng.uniform(0, 1, (1, size, size)).astype(np.float32)
@@ -184,7 +185,8 @@ def test_training_crops_while_validation_sees_full_images(image_set, tmp_path, m
 def test_adamw_builds_torchs_adamw_with_decay_on_weights_only():
     torch.manual_seed(0)
     net = temnn.nn.build_model("unet", 1, 1, **TINY["unet"])
-    optimizer = make_optimizer(net, TrainingOptions(optimizer="adamw", optimizer_options={"lr": 2e-3, "weight_decay": 0.05}))
+    recipe = TrainingOptions(optimizer="adamw", optimizer_options={"lr": 2e-3, "weight_decay": 0.05})
+    optimizer = make_optimizer(net, recipe)
     assert type(optimizer) is torch.optim.AdamW
     assert [g["lr"] for g in optimizer.param_groups] == [2e-3, 2e-3]
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05, 0.0]

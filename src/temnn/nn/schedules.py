@@ -81,9 +81,12 @@ def make_scheduler(
     total = epochs * steps_per_epoch
     rise = warmup_steps(schedule, warmup, epochs, steps_per_epoch)
     if schedule == "onecycle":
+        if total < 3:
+            raise TemnnError(f"--schedule onecycle needs at least 3 optimizer steps in the run, got {total} "
+                             f"({epochs} epochs × {steps_per_epoch} batches); train longer or use a smaller batch")
         lrs = [group["lr"] for group in optimizer.param_groups]
-        # torch needs the peak strictly inside the run: at least one step up and one down
-        fraction = min(max(rise, 1), total - 2) / total if total > 2 else 0.5
+        # torch's phases need the peak strictly inside the run: two steps up at least, one down
+        fraction = min(max(rise, 2), total - 1) / total
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lrs, total_steps=total, pct_start=fraction)
 
     def cosine(step: int) -> float:
