@@ -26,8 +26,10 @@ For the U-net, U-net++ and MSD-net (shapes from the demo's recipe,
 Every run is ``temnn train`` in-process with ``--epochsave 1``; the minutes are the summed
 epoch times of ``history.csv`` (training plus the validation loss, not the atomic-F1
 evaluation of each checkpoint, which runs afterwards). When ``atomai`` is importable its
-``Segmentor`` (U-net) is trained on the middle image of every series and scored the same way
-at the end of its run. Writes ``benchmarks/results/time_to_quality[_SCALE].json`` and a
+``Segmentor`` (U-net) is trained for as many passes over the same images, on the middle image
+of every series, and scored at the end of its run with temnn's per-image metrics (the median
+over the validation images; written to AtomAI's documented API, not yet run: AtomAI is not
+installed on the development machine). Writes ``benchmarks/results/time_to_quality[_SCALE].json`` and a
 learning-curve PNG next to it (metric against training minutes), or ``--output``.
 """
 
@@ -141,8 +143,13 @@ def minutes_to_goal(curve: list[dict[str, float]], goal: float = GOAL) -> float 
     return next((point["minutes"] for point in curve if point["metric"] >= goal), None)
 
 
-def atomai_run(train_set: Path, validation: Path, label: str, cycles: int) -> dict[str, Any]:
-    """AtomAI's Segmentor on the middle image of every series: minutes and the goal metric at the end."""
+def atomai_run(train_set: Path, validation: Path, label: str, epochs: int) -> dict[str, Any]:
+    """AtomAI's Segmentor on the middle image of every series: minutes and the goal metric at the end.
+
+    One AtomAI training cycle is one mini-batch (``full_epoch=False``), so ``epochs`` passes
+    over the training images are ``epochs · ⌈N / 4⌉`` cycles of batch 4, as for temnn.
+    Images are scaled to 0-1 per image (AtomAI's ``predict`` does the same by default).
+    """
     from atomai.models import Segmentor
 
     from temnn.analysis.simulated import SimulatedData
@@ -153,21 +160,27 @@ def atomai_run(train_set: Path, validation: Path, label: str, cycles: int) -> di
         parameters = Parameters.load(folder / "parameters.json")
         data = [SimulatedData(folder / f"{i:05d}_{e:02d}.npz", parameters) for i, e in list_images(folder)]
         middle = np.stack([d.image[len(d.image) // 2] for d in data]).astype(np.float32)
-        labels = np.stack([d.label.argmax(0) if len(d.label) > 1 else d.label[0] > 0.5 for d in data])
-        return middle, labels.astype(np.int64), data
+        low = middle.min(axis=(1, 2), keepdims=True)
+        middle = (middle - low) / np.maximum(middle.max(axis=(1, 2), keepdims=True) - low, 1e-12)
+        if label == "Mask":  # binary: (N, 1, H, W) float masks
+            labels = np.stack([d.label[:1] > 0.5 for d in data]).astype(np.float32)
+        else:  # multiclass: (N, H, W) class numbers
+            labels = np.stack([d.label.argmax(0) for d in data]).astype(np.int64)
+        return middle, labels, data
 
-    x_train, y_train, _ = arrays(train_set)
+    x_train, y_train, train_data = arrays(train_set)
     x_val, y_val, val_data = arrays(validation)
-    classes = int(max(y_train.max(), y_val.max())) + 1
+    classes = 1 if label == "Mask" else len(train_data[0].label)
     model = Segmentor("Unet", nb_classes=classes)
+    cycles = epochs * -(-len(x_train) // 4)
     start = time.process_time()
     began = time.perf_counter()
     model.fit(x_train, y_train, x_val, y_val, training_cycles=cycles, batch_size=4, compute_accuracy=False)
     seconds = time.perf_counter() - began
-    probabilities, _ = model.predict(x_val, verbose=False)
+    probabilities, _ = model.predict(x_val, verbose=False)  # (N, H, W, classes)
     rows = []
     for data, p in zip(val_data, probabilities):
-        data.prediction = np.moveaxis(p, -1, 0) if label != "Mask" else p[..., -1:].transpose(2, 0, 1)
+        data.prediction = np.moveaxis(p, -1, 0)
         rows.append(data.metrics_row())
     metric = "pixel_f1" if label == "Mask" else "atomic_f1"
     values = [row[metric] for row in rows if row.get(metric) is not None]
@@ -260,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         except ImportError:
             entry["atomai"] = None
         else:
-            entry["atomai"] = atomai_run(train_set, val_set, parameters["label"], cycles=size["epochs"] * 10)
+            entry["atomai"] = atomai_run(train_set, val_set, parameters["label"], size["epochs"])
         results["cases"][case] = entry
     results["machine"] = {"platform": platform.platform(), "cores": os.cpu_count(),
                           "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
