@@ -11,8 +11,9 @@
 Re-running the same command resumes from the latest complete checkpoint (``--restart N``
 picks checkpoint N). All randomness is derived from the seed: weights from ``seed``,
 batch order from ``(seed, epoch)``, augmentation from ``(seed, epoch, sample)``; the torch
-generator state is stored in the checkpoint as well. On a CPU a resumed run therefore ends
-with the same weights as an uninterrupted one.
+generator state is stored in the checkpoint as well, and so is the learning-rate scheduler's
+state (``--schedule``, :mod:`temnn.nn.schedules`; JSON in the card). On a CPU a resumed run
+therefore ends with the same weights as an uninterrupted one.
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) every process trains on its share of each batch
 through DistributedDataParallel (gloo on CPU, NCCL on GPUs) and rank 0 writes the files.
