@@ -76,6 +76,8 @@ def test_schedule_options_are_checked():
     with pytest.raises(TemnnError, match="--warmup needs --schedule"):
         make_scheduler(_optimizer(), "constant", epochs=2, steps_per_epoch=3, warmup=1)
     assert make_scheduler(_optimizer(), "constant", epochs=2, steps_per_epoch=3) is None
+    with pytest.raises(TemnnError, match="onecycle needs at least 3 optimizer steps"):
+        make_scheduler(_optimizer(), "onecycle", epochs=2, steps_per_epoch=1)
 
 
 def test_resume_after_interruption_continues_the_schedule(image_set, tmp_path, monkeypatch):
