@@ -1,4 +1,4 @@
-"""``benchmarks/gpu.py --device cpu --smoke`` runs every section, so the GPU benchmark cannot rot."""
+"""Smoke modes of the benchmarks (``gpu.py --device cpu --smoke``, ``time_to_quality.py --smoke``), so they cannot rot."""
 
 from __future__ import annotations
 
@@ -30,3 +30,23 @@ def test_gpu_benchmark_smoke_mode(tmp_path):
     curve = results["time_to_quality"]["curve_seconds_F1"]
     assert curve and all(0.0 <= f1 <= 1.0 for _, f1 in curve)
     assert [s for s, _ in curve] == sorted(s for s, _ in curve)
+
+
+def test_time_to_quality_smoke_mode(tmp_path):
+    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT.parent / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    output = tmp_path / "ttq.json"
+    module.main(["--smoke", "--workers", "1", "--out", str(tmp_path / "work"), "--output", str(output)])
+    results = json.loads(output.read_text())
+    assert output.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert set(results["cases"]) == {"mos2_disk", "au_mask"}
+    for entry in results["cases"].values():
+        runs = {(run["arch"], run["recipe"]): run for run in entry["runs"]}
+        assert set(runs) == {(arch, recipe) for arch in ("unet", "unetpp", "msdnet") for recipe in ("old", "new")}
+        for run in runs.values():
+            minutes = [point["minutes"] for point in run["curve"]]
+            assert len(minutes) == results["epochs"] and minutes == sorted(minutes) and minutes[0] > 0
+            assert all(0.0 <= point["metric"] <= 1.0 for point in run["curve"])
+        assert "--schedule" in runs["unet", "new"]["options"] and "--crop" in runs["unet", "new"]["options"]
+        assert "--schedule" not in runs["unet", "old"]["options"]

@@ -18,7 +18,7 @@ __all__ = ["sample_rng", "stage_seed", "keyword_rng"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 # Distinct stages must not share streams even with the same user seed.
-_STAGES = {"structures": 1, "images": 2, "train": 3, "augment": 4, "demo": 5}
+_STAGES = {"structures": 1, "images": 2, "train": 3, "augment": 4, "demo": 5, "crop": 6}
 
 
 def stage_seed(stage: str) -> int:

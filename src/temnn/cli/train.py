@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 ARCH_NAMES = ("msdnet", "unet", "unetpp")
 """Names of :data:`temnn.nn.ARCHITECTURES`, repeated here so that ``temnn --help`` need not import torch."""
+SCHEDULE_NAMES = ("constant", "onecycle", "cosine")
+"""Names of :data:`temnn.nn.schedules.SCHEDULES`, repeated for the same reason."""
 
 __all__ = ["register", "options_from_args", "ARCH_NAMES"]
 
@@ -77,6 +79,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--adam", metavar="JSON", help="Adam+AMSGrad options as a JSON object, e.g. '{\"lr\": 5e-4}' (default lr 1e-3)"
     )
     opt.add_argument("--rmsprop", metavar="LR", type=float, help="use RMSprop with this learning rate (e.g. 5e-4)")
+    opt.add_argument("--adamw", metavar="LR", type=float, help="use AdamW with this learning rate (e.g. 2e-3)")
+    p.add_argument("--weight-decay", metavar="WD", type=float, help="AdamW's decoupled weight decay (default 0.01)")
+    p.add_argument("--schedule", choices=SCHEDULE_NAMES, default="constant", help="learning-rate schedule per batch "
+                   "(default constant; onecycle peaks at the optimizer's lr, cosine warms up to it)")
+    p.add_argument("--warmup", metavar="EPOCHS", type=float, help="warm-up of --schedule in epochs "
+                   "(default: 30%% of the run for onecycle, 0 for cosine)")
+    p.add_argument("--crop", metavar="N", type=int, help="train on random N×N pixel windows (validation: full images)")
     p.add_argument("--regularize", metavar="L2", type=float, default=0.0, help="L2 regularisation factor (default off)")
     p.add_argument(
         "--restart", metavar="EPOCH", type=int, help="resume from the checkpoint of this epoch (default: latest)"
@@ -86,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="samples per step over all processes (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, dilations, order and augmentation")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto: a GPU if present)")
-    p.add_argument("--amp", action="store_true", help="mixed precision (bfloat16, or float16 on older GPUs)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (bfloat16, or float16 on older GPUs); default on with CUDA, off on CPU")
     p.add_argument("--workers", type=int, help="loader processes (default 0 on CPU, 4 with a GPU)")
     p.add_argument(
         "--augment",
@@ -114,8 +124,14 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
         hyper[name] = value
     if args.filters is not None:
         hyper["width" if args.arch == "msdnet" else "filters"] = args.filters
+    if args.weight_decay is not None and args.adamw is None:
+        raise TemnnError("--weight-decay applies to --adamw; use --regularize with --adam or --rmsprop")
     if args.rmsprop is not None:
         optimizer, optimizer_options = "rmsprop", {"lr": args.rmsprop}
+    elif args.adamw is not None:
+        optimizer, optimizer_options = "adamw", {"lr": args.adamw}
+        if args.weight_decay is not None:
+            optimizer_options["weight_decay"] = args.weight_decay
     else:
         optimizer, optimizer_options = "adam", _json_object(args.adam, "--adam") if args.adam else {}
     if args.no_augment and args.augment:
@@ -153,6 +169,9 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
         augmentation=augmentation,
         progress=not args.quiet,
         on_the_fly=args.on_the_fly,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        crop=args.crop,
     )
 
 

@@ -29,7 +29,14 @@ import torch
 from .._random import keyword_rng
 from ..errors import TemnnError
 
-__all__ = ["Augmentation", "AugmentationDraw", "apply_geometry", "apply_intensity", "NO_AUGMENTATION"]
+__all__ = [
+    "Augmentation",
+    "AugmentationDraw",
+    "apply_geometry",
+    "apply_intensity",
+    "crop_window",
+    "NO_AUGMENTATION",
+]
 
 Range = tuple[float, float]
 
@@ -151,6 +158,31 @@ def apply_geometry(array: np.ndarray, draw: AugmentationDraw) -> np.ndarray:
     if draw.quarter_turns:
         array = np.rot90(array, draw.quarter_turns, axes=(1, 2))
     return np.ascontiguousarray(array)
+
+
+def crop_window(rng: np.random.Generator, shape: tuple[int, int], size: int) -> tuple[slice, slice]:
+    """A random ``size`` × ``size`` window inside an image of ``shape`` (uniform over positions).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The sample's generator (from ``(seed, epoch, index)``).
+    shape : (int, int)
+        Rows and columns of the image [pixels].
+    size : int
+        Side of the window [pixels], at most the smaller image side.
+
+    Returns
+    -------
+    (slice, slice)
+        Rows and columns of the window, for ``array[:, rows, columns]`` of image and label alike.
+    """
+    rows, columns = shape
+    if size > min(rows, columns):
+        raise TemnnError(f"--crop {size} is larger than the images ({rows} × {columns} pixels); give at most "
+                         f"{min(rows, columns)}")
+    top, left = (int(v) for v in rng.integers(0, [rows - size + 1, columns - size + 1]))
+    return slice(top, top + size), slice(left, left + size)
 
 
 def apply_intensity(images: torch.Tensor, intensity: torch.Tensor) -> torch.Tensor:

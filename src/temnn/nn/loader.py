@@ -28,7 +28,7 @@ from ..io.image_sets import find_image_set
 from .._random import sample_rng
 from ..errors import TemnnError
 from ..parameters import Parameters
-from .augment import NO_AUGMENTATION, Augmentation, AugmentationDraw, apply_geometry, apply_intensity
+from .augment import NO_AUGMENTATION, Augmentation, AugmentationDraw, apply_geometry, apply_intensity, crop_window
 from .standardise import local_standardise, standardisation_sigma
 
 __all__ = ["ImageSet", "check_compatible", "make_loader", "start_epoch", "prepare_batch"]
@@ -94,6 +94,10 @@ class ImageSet(TrainingSet):
         Seed of the augmentation draws (with epoch and sample number).
     limitdata : int, optional
         Use only the first ``limitdata`` structures.
+    crop : int, optional
+        Return a random ``crop`` × ``crop`` window of image and label [pixels], drawn per
+        structure and epoch from the seed, before the geometric augmentation (``None``: the
+        full images, as for validation and test sets).
 
     Attributes
     ----------
@@ -112,8 +116,12 @@ class ImageSet(TrainingSet):
         augmentation: Augmentation | None = None,
         seed: int = 0,
         limitdata: int | None = None,
+        crop: int | None = None,
     ) -> None:
         self.folder = find_image_set(path)
+        if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 1):
+            raise TemnnError(f"--crop must be a positive number of pixels, got {crop!r}")
+        self.crop = crop
         self.parameters = Parameters.load(self.folder / "parameters.json")
         self.augmentation = augmentation or NO_AUGMENTATION
         self.seed = int(seed)
@@ -157,6 +165,10 @@ class ImageSet(TrainingSet):
                              "`temnn images`") from None
         self._check(path, image, label, sampling)
         index = self.samples[k]
+        if self.crop is not None:
+            rows, columns = crop_window(sample_rng(self.seed, index, self.epoch, stage="crop"), image.shape[-2:],
+                                        self.crop)
+            image, label = image[:, rows, columns], label[:, rows, columns]
         draw = self.augmentation_draw(index, square=image.shape[-1] == image.shape[-2])
         return {
             "image": torch.from_numpy(apply_geometry(image.astype(np.float32, copy=False), draw)),

@@ -11,8 +11,9 @@
 Re-running the same command resumes from the latest complete checkpoint (``--restart N``
 picks checkpoint N). All randomness is derived from the seed: weights from ``seed``,
 batch order from ``(seed, epoch)``, augmentation from ``(seed, epoch, sample)``; the torch
-generator state is stored in the checkpoint as well. On a CPU a resumed run therefore ends
-with the same weights as an uninterrupted one.
+generator state is stored in the checkpoint as well, and so is the learning-rate scheduler's
+state (``--schedule``, :mod:`temnn.nn.schedules`; JSON in the card). On a CPU a resumed run
+therefore ends with the same weights as an uninterrupted one.
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) every process trains on its share of each batch
 through DistributedDataParallel (gloo on CPU, NCCL on GPUs) and rank 0 writes the files.
@@ -53,6 +54,7 @@ from .checkpoints import (
 )
 from .history import plot_learning_curve, write_history
 from .registry import ARCHITECTURES, build_model, count_parameters
+from .schedules import SCHEDULES, make_scheduler, scheduler_state
 from .tasks import Task, task_for
 
 __all__ = ["TrainingOptions", "train", "make_optimizer", "train_step", "resolve_device"]
@@ -68,6 +70,9 @@ _RESUME_KEYS = (
     "seed",
     "augmentation",
     "limitdata",
+    "schedule",
+    "warmup",
+    "crop",
 )
 
 
@@ -85,9 +90,10 @@ class TrainingOptions:
         Architecture options (``layers``, ``width``, ``kernel``, ``levels``, ``filters``,
         ``block_layers``, …); missing ones take the architecture's defaults.
     optimizer : str
-        ``"adam"`` (AMSGrad, the default) or ``"rmsprop"``.
+        ``"adam"`` (AMSGrad, the default), ``"adamw"`` (decoupled weight decay) or ``"rmsprop"``.
     optimizer_options : dict
-        Keyword arguments of the optimizer (``lr`` [1], ``betas``, ``eps``, ``amsgrad``).
+        Keyword arguments of the optimizer (``lr`` [1], ``betas``, ``eps``, ``amsgrad``; for
+        ``adamw`` ``lr`` and ``weight_decay`` [1 per step, × lr], applied to convolution weights only).
     regularize : float
         L2 regularisation λ [1]: adds λ·Σw² of the convolution weights to the loss, as
         Keras' ``l2(λ)`` did (implemented as weight decay 2λ on those weights only).
@@ -97,9 +103,17 @@ class TrainingOptions:
         Seed of weights, MSD-net dilations, batch order and augmentation.
     device : str
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, …
-    amp : bool
+    amp : bool, optional
         Mixed precision: bfloat16 autocast (float16 with gradient scaling on GPUs without
-        bfloat16).
+        bfloat16). ``None`` (default): on for CUDA devices, off otherwise.
+    schedule : str
+        Learning-rate schedule, stepped every batch (:mod:`temnn.nn.schedules`):
+        ``"constant"`` (default), ``"onecycle"`` or ``"cosine"`` (with warm-up).
+    warmup : float, optional
+        Warm-up of the schedule [epochs]; ``None``: 30 % of the run for one-cycle, none for cosine.
+    crop : int, optional
+        Train on random ``crop`` × ``crop`` pixel windows (the same window for image and label,
+        drawn per sample and epoch from the seed); validation always uses the full images.
     epochsave : int, optional
         Also keep the checkpoint of every ``epochsave``-th epoch (the latest is always kept).
     limitdata : int, optional
@@ -127,7 +141,7 @@ class TrainingOptions:
     batch_size: int = 8
     seed: int = 0
     device: str = "auto"
-    amp: bool = False
+    amp: bool | None = None
     epochsave: int | None = None
     limitdata: int | None = None
     restart: int | None = None
@@ -135,6 +149,9 @@ class TrainingOptions:
     augmentation: Augmentation = field(default_factory=Augmentation)
     progress: bool = True
     on_the_fly: str | os.PathLike | None = None
+    schedule: str = "constant"
+    warmup: float | None = None
+    crop: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (stored in the model card)."""
@@ -169,7 +186,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def make_optimizer(model: nn.Module, options: TrainingOptions) -> torch.optim.Optimizer:
-    """Adam with AMSGrad (lr 1e-3) or RMSprop (Keras defaults ρ = 0.9, ε = 1e-7), with optional L2.
+    """Adam with AMSGrad (lr 1e-3), AdamW or RMSprop (Keras defaults ρ = 0.9, ε = 1e-7), with optional L2.
+
+    AdamW's decoupled weight decay applies to the convolution weights only, like ``--regularize``
+    (which it replaces: the two cannot be combined).
 
     Parameters
     ----------
@@ -195,12 +215,24 @@ def make_optimizer(model: nn.Module, options: TrainingOptions) -> torch.optim.Op
             return torch.optim.Adam(groups, **kwargs)
         except (TypeError, ValueError) as err:
             raise TemnnError(f"--adam {json.dumps(given)}: {err}") from None
+    if options.optimizer == "adamw":
+        lr, decay = given.get("lr"), given.get("weight_decay", 0.01)
+        if sorted(set(given) - {"lr", "weight_decay"}):
+            raise TemnnError(f"--adamw: unknown options {sorted(set(given) - {'lr', 'weight_decay'})}")
+        if not isinstance(lr, (int, float)) or not lr > 0:
+            raise TemnnError(f"--adamw must be a positive learning rate (e.g. 2e-3), got {lr!r}")
+        if not isinstance(decay, (int, float)) or not decay >= 0:
+            raise TemnnError(f"--weight-decay must be a non-negative number (e.g. 0.01), got {decay!r}")
+        if options.regularize:
+            raise TemnnError("--adamw has its own --weight-decay; drop --regularize")
+        groups[0]["weight_decay"] = float(decay)
+        return torch.optim.AdamW(groups, lr=float(lr))
     if options.optimizer == "rmsprop":
         lr = given.get("lr")
         if not isinstance(lr, (int, float)) or not lr > 0:
             raise TemnnError(f"--rmsprop must be a positive learning rate (e.g. 5e-4), got {lr!r}")
         return torch.optim.RMSprop(groups, lr=float(lr), alpha=0.9, eps=1e-7)
-    raise TemnnError(f"optimizer must be 'adam' or 'rmsprop', got {options.optimizer!r}")
+    raise TemnnError(f"optimizer must be 'adam', 'adamw' or 'rmsprop', got {options.optimizer!r}")
 
 
 _PLOT_INTERVAL = 30.0  # seconds between redrawings of learning_curve.png
@@ -343,8 +375,12 @@ class _Run:
             raise TemnnError(
                 f"--batch-size {options.batch_size} must be a multiple of the number of processes ({procs.world_size})"
             )
+        if options.schedule not in SCHEDULES:
+            raise TemnnError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {options.schedule!r}")
         self.train_set: ImageSet | OnTheFlySet
         if options.on_the_fly is not None:
+            if options.crop is not None:
+                raise TemnnError("--crop applies to stored image sets; on the fly, set a smaller image_size instead")
             self.train_set = OnTheFlySet(
                 train_path,
                 options.on_the_fly,
@@ -354,7 +390,11 @@ class _Run:
             )
         else:
             self.train_set = ImageSet(
-                train_path, augmentation=options.augmentation, seed=options.seed, limitdata=options.limitdata
+                train_path,
+                augmentation=options.augmentation,
+                seed=options.seed,
+                limitdata=options.limitdata,
+                crop=options.crop,
             )
         self.val_set = ImageSet(validation_path)
         check_compatible(self.train_set, self.val_set)
@@ -364,7 +404,8 @@ class _Run:
         }
         self.parameters = self.train_set.parameters
         self.task = task_for(self.parameters)
-        self.amp_dtype, scaled = _amp_dtype(options.amp, procs.device)
+        amp = procs.device.type == "cuda" if options.amp is None else options.amp
+        self.amp_dtype, scaled = _amp_dtype(amp, procs.device)
         self.scaler = torch.amp.GradScaler(procs.device.type, enabled=scaled)
         hyper = dict(options.hyperparameters)
         if options.arch == "msdnet":
@@ -375,6 +416,7 @@ class _Run:
         if procs.device.type == "cpu" and self.network.cpu_channels_last:
             self.network.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.network, options)
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         # after the options (cheap mistakes first), before anything is written
         check_validation_set(self.sample_sets["train"], self.sample_sets["validation"])
         self.history: list[dict[str, Any]] = []
@@ -400,6 +442,7 @@ class _Run:
             return
         saved_card = read_card(stem)
         saved, current = saved_card["training"]["options"], self.options.to_dict()
+        saved = {"schedule": "constant", **saved}  # checkpoints from before --schedule
         changed = [k for k in _RESUME_KEYS if saved.get(k) != current.get(k)]
         if "arch" not in changed and saved_card["architecture"] != self.network.config:
             changed.append("architecture options")
@@ -407,6 +450,8 @@ class _Run:
             changed.append("on-the-fly setting")
         elif current["on_the_fly"] and Parameters.from_dict(saved_card["parameters"]) != self.parameters:
             changed.append("on-the-fly parameters file")
+        if saved["schedule"] != "constant" and saved["epochs"] != current["epochs"]:
+            changed.append("EPOCHS (the learning-rate schedule spans the whole run)")
         if changed:
             raise TemnnError(
                 f"{self.out} holds a training run with other {', '.join(changed)} ({stem}.json); "
@@ -414,6 +459,8 @@ class _Run:
             )
         card = restore_checkpoint(stem, self.network, self.optimizer, scaler=self.scaler)
         state = card["checkpoint"]
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.start = int(state["epoch"])
         self.best_loss = float(state["best_val_loss"])
         self.history = [row for row in card["training"]["history"] if row["epoch"] <= self.start]
@@ -448,16 +495,6 @@ class _Run:
 
     # ------------------------------------------------------------------------- run
     def run(self) -> list[dict[str, Any]]:
-        self._resume()
-        if self.start >= self.options.epochs:
-            self._log(
-                f"{self.out}: already trained for {self.start} epochs (asked for {self.options.epochs}); nothing to do"
-            )
-            return self.history
-        model: nn.Module = self.network
-        if self.procs.distributed:
-            ids = [self.procs.device.index] if self.procs.device.type == "cuda" else None
-            model = DistributedDataParallel(self.network, device_ids=ids)
         procs, options = self.procs, self.options
         per_process = options.batch_size // procs.world_size
         pin = procs.device.type == "cuda"
@@ -481,6 +518,21 @@ class _Run:
             world_size=procs.world_size,
             pin_memory=pin,
         )
+        # made before the resume, which then restores the optimizer's scheduled state over it
+        self.scheduler = make_scheduler(
+            self.optimizer, options.schedule, epochs=options.epochs, steps_per_epoch=len(train_loader),
+            warmup=options.warmup,
+        )
+        self._resume()
+        if self.start >= self.options.epochs:
+            self._log(
+                f"{self.out}: already trained for {self.start} epochs (asked for {self.options.epochs}); nothing to do"
+            )
+            return self.history
+        model: nn.Module = self.network
+        if self.procs.distributed:
+            ids = [self.procs.device.index] if self.procs.device.type == "cuda" else None
+            model = DistributedDataParallel(self.network, device_ids=ids)
         self._log(
             f"{options.arch}: {count_parameters(self.network):,} trainable parameters; "
             f"{self.train_set.input_channels} input → {self.train_set.output_channels} output channels; "
@@ -532,7 +584,7 @@ class _Run:
             self.network,
             self.optimizer,
             card,
-            state={"best_val_loss": self.best_loss},
+            state={"best_val_loss": self.best_loss, "scheduler": scheduler_state(self.scheduler)},
             scaler=self.scaler,
         )
         prune_checkpoints(self.out, epoch, self.options.epochsave)
@@ -576,6 +628,8 @@ class _Run:
                 scaler=self.scaler,
                 on_nonfinite=stop_if_nonfinite,
             )
+            if self.scheduler is not None:
+                self.scheduler.step()
             total += torch.tensor([float(loss) * len(images), len(images)], dtype=torch.float64)
             counts += batch_counts.cpu()
             bar.set_postfix(loss=f"{float(loss):.4g}")

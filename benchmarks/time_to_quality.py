@@ -1,0 +1,294 @@
+"""Time to quality: CPU minutes of training until a validation goal, old against new recipe.
+
+Run from the repository root::
+
+    python benchmarks/time_to_quality.py --smoke                 # seconds: the script works
+    python benchmarks/time_to_quality.py --scale small --threads 2 --arch unet --case mos2_disk
+    python benchmarks/time_to_quality.py --scale full --threads 2  # the issue's conditions (hours)
+
+Two cases (issue 16, item 2):
+
+- ``mos2_disk``: MoS2, 3-image focal series, Disk labels at publication III's test conditions
+  (dose 10^2.5-10^5 e⁻/Å², 0.10-0.11 Å/px, the demo's other microscope ranges); goal: the
+  validation median atomic F1 (``temnn evaluate``'s, 1 Å radius) reaches 0.9. Images are 256²
+  at ``full``, the demo's 160² at ``small``.
+- ``au_mask``: Au particles of 7-15 layers on CeO2, Mask labels at publication II's
+  0.07-0.08 Å/px (the demo's other ranges); goal: the validation pixel F1 (``temnn train``'s,
+  pooled over the set) reaches 0.9.
+
+For the U-net, U-net++ and MSD-net (shapes from the demo's recipe,
+:func:`_common.network_options`), each with
+
+- ``old``: the demo's recipe (Adam + AMSGrad at 1e-3, constant rate, full images);
+- ``new``: AdamW at 2e-3 with a one-cycle schedule and random crops of half the image side
+  (``--adamw 2e-3 --schedule onecycle --crop N``); validation stays full-image.
+
+Every run is ``temnn train`` in-process with ``--epochsave 1``; the minutes are the summed
+epoch times of ``history.csv`` (training plus the validation loss, not the atomic-F1
+evaluation of each checkpoint, which runs afterwards). When ``atomai`` is importable its
+``Segmentor`` (U-net) is trained for as many passes over the same images, on the middle image
+of every series, and scored at the end of its run with temnn's per-image metrics (the median
+over the validation images; written to AtomAI's documented API, not yet run: AtomAI is not
+installed on the development machine). Writes ``benchmarks/results/time_to_quality[_SCALE].json`` and a
+learning-curve PNG next to it (metric against training minutes), or ``--output``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "science"))
+
+from _common import RESULTS, Pipeline, base_parser, fingerprint, network_options, setup_threads  # noqa: E402
+
+ARCHS = ("unet", "unetpp", "msdnet")
+RECIPES = ("old", "new")
+GOAL = 0.9
+
+# publication III, table 1 (test conditions), on the demo's MoS2 structures
+MOS2_CONDITIONS = {"log_dose": [2.5, 5.0], "sampling": [0.10, 0.11]}
+# publication II: 0.07-0.08 Å/px, particles of 7-15 layers
+AU_CONDITIONS = {"sampling": [0.07, 0.08]}
+
+# scale → sizes; "shape" overrides the networks' shape options for a seconds-long smoke run
+SCALES_SETTINGS: dict[str, dict[str, Any]] = {
+    "smoke": {"n_train": 3, "n_val": 2, "image_epochs": 1, "epochs": 3, "mos2_side": 48, "au_side": 48,
+              "mos2_cell": "9.7", "au_cell": "19.2", "au_layers": ["3", "4"], "wave_sampling": "0.07",
+              "shape": {"unet": ["--filters", "4", "--levels", "1", "--block-layers", "1", "--kernel", "3"],
+                        "unetpp": ["--filters", "4", "--levels", "1", "--block-layers", "1", "--kernel", "3"],
+                        "msdnet": ["--filters", "1", "--layers", "4", "--kernel", "3", "--max-dilation", "3"]}},
+    "small": {"n_train": 48, "n_val": 8, "image_epochs": 6, "epochs": 30, "mos2_side": 160, "au_side": 256,
+              "mos2_cell": "19.4", "au_cell": "40", "au_layers": ["7", "15"], "wave_sampling": "0.05"},
+    "full": {"n_train": 48, "n_val": 8, "image_epochs": 6, "epochs": 120, "mos2_side": 256, "au_side": 512,
+             "mos2_cell": "30", "au_cell": "40", "au_layers": ["7", "15"], "wave_sampling": "0.05"},
+}
+
+
+def new_recipe(side: int) -> list[str]:
+    """``temnn train`` options of the new recipe for images of ``side`` pixels."""
+    return ["--adamw", "2e-3", "--schedule", "onecycle", "--crop", str(max(16, side // 2 // 16 * 16))]
+
+
+def case_setup(case: str, size: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The demo configuration (structures, recipe) and the parameters file of a case."""
+    from temnn.demo import DemoConfig, demo_config
+
+    if case == "mos2_disk":
+        config = demo_config("disk")
+        structures = ["mos2", "--cell", size["mos2_cell"], "--sampling", "0.05"]
+        side, conditions = size["mos2_side"], MOS2_CONDITIONS
+    else:
+        config = demo_config("mask")
+        structures = ["particle", "Au", "3", "--cell", size["au_cell"], "--layers", *size["au_layers"],
+                      "--sampling", size["wave_sampling"]]
+        side, conditions = size["au_side"], AU_CONDITIONS
+    parameters = {**config.parameters, **conditions, "image_size": [side, side],
+                  "image_epochs": size["image_epochs"], "debug": 0}
+    config = DemoConfig(**{**vars(config), "structures": structures})
+    return config, parameters
+
+
+def train_options(config: Any, arch: str, recipe: str, side: int, size: dict[str, Any]) -> list[str]:
+    """``temnn train`` options of one run."""
+    options = network_options(config.train, arch)
+    if "shape" in size:
+        options = options[:2] + _strip_shape(options[2:]) + size["shape"][arch]
+    options += ["--epochsave", "1", "--quiet", "--device", "cpu"]
+    return options + (new_recipe(side) if recipe == "new" else [])
+
+
+def _strip_shape(options: list[str]) -> list[str]:
+    shape = {"--filters", "--levels", "--block-layers", "--kernel", "--layers", "--max-dilation"}
+    out, i = [], 0
+    while i < len(options):
+        if options[i] in shape:
+            i += 2
+        else:
+            out.append(options[i])
+            i += 1
+    return out
+
+
+def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, float]]:
+    """Training minutes and the validation goal metric after every epoch of a finished run."""
+    import csv
+
+    from temnn.analysis.evaluate import evaluate
+
+    with open(model / "history.csv", newline="") as f:
+        history = list(csv.DictReader(f))
+    minutes = np.cumsum([float(row["seconds"]) for row in history]) / 60
+    curve = []
+    for row, minute in zip(history, minutes):
+        epoch = int(row["epoch"])
+        if label == "Mask":
+            value = float(row["val_pixel_f1"])
+        else:  # the validation set's median atomic F1, from the checkpoint of that epoch
+            stem = model / "checkpoints" / f"epoch_{epoch:04d}"
+            result = evaluate(stem, validation, allow_overlap=True)
+            value = next(r["median"] for r in result.summary if r["metric"] == "atomic_f1")
+        curve.append({"epoch": epoch, "minutes": round(float(minute), 4), "metric": float(value)})
+    return curve
+
+
+def minutes_to_goal(curve: list[dict[str, float]], goal: float = GOAL) -> float | None:
+    """Training minutes of the first epoch whose metric reaches ``goal`` (``None``: never)."""
+    return next((point["minutes"] for point in curve if point["metric"] >= goal), None)
+
+
+def atomai_run(train_set: Path, validation: Path, label: str, epochs: int) -> dict[str, Any]:
+    """AtomAI's Segmentor on the middle image of every series: minutes and the goal metric at the end.
+
+    One AtomAI training cycle is one mini-batch (``full_epoch=False``), so ``epochs`` passes
+    over the training images are ``epochs · ⌈N / 4⌉`` cycles of batch 4, as for temnn.
+    Images are scaled to 0-1 per image (AtomAI's ``predict`` does the same by default).
+    """
+    from atomai.models import Segmentor
+
+    from temnn.analysis.simulated import SimulatedData
+    from temnn.data.images import list_images
+    from temnn.parameters import Parameters
+
+    def arrays(folder: Path) -> tuple[np.ndarray, np.ndarray, list[SimulatedData]]:
+        parameters = Parameters.load(folder / "parameters.json")
+        data = [SimulatedData(folder / f"{i:05d}_{e:02d}.npz", parameters) for i, e in list_images(folder)]
+        middle = np.stack([d.image[len(d.image) // 2] for d in data]).astype(np.float32)
+        low = middle.min(axis=(1, 2), keepdims=True)
+        middle = (middle - low) / np.maximum(middle.max(axis=(1, 2), keepdims=True) - low, 1e-12)
+        if label == "Mask":  # binary: (N, 1, H, W) float masks
+            labels = np.stack([d.label[:1] > 0.5 for d in data]).astype(np.float32)
+        else:  # multiclass: (N, H, W) class numbers
+            labels = np.stack([d.label.argmax(0) for d in data]).astype(np.int64)
+        return middle, labels, data
+
+    x_train, y_train, train_data = arrays(train_set)
+    x_val, y_val, val_data = arrays(validation)
+    classes = 1 if label == "Mask" else len(train_data[0].label)
+    model = Segmentor("Unet", nb_classes=classes)
+    cycles = epochs * -(-len(x_train) // 4)
+    start = time.process_time()
+    began = time.perf_counter()
+    model.fit(x_train, y_train, x_val, y_val, training_cycles=cycles, batch_size=4, compute_accuracy=False)
+    seconds = time.perf_counter() - began
+    probabilities, _ = model.predict(x_val, verbose=False)  # (N, H, W, classes)
+    rows = []
+    for data, p in zip(val_data, probabilities):
+        data.prediction = np.moveaxis(p, -1, 0)
+        rows.append(data.metrics_row())
+    metric = "pixel_f1" if label == "Mask" else "atomic_f1"
+    values = [row[metric] for row in rows if row.get(metric) is not None]
+    return {"minutes": round(seconds / 60, 3), "cpu_minutes": round((time.process_time() - start) / 60, 3),
+            "training_cycles": cycles, "metric": float(np.median(values)) if values else None}
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Learning curves of every run, one panel per case."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from temnn._io import atomic_path
+
+    cases = list(results["cases"])
+    fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4.2), squeeze=False)
+    for ax, case in zip(axes[0], cases):
+        entry = results["cases"][case]
+        for run in entry["runs"]:
+            xs = [p["minutes"] for p in run["curve"]]
+            ys = [p["metric"] for p in run["curve"]]
+            ax.plot(xs, ys, "-o" if run["recipe"] == "new" else "--s", ms=3,
+                    label=f"{run['arch']} {run['recipe']}")
+        if entry.get("atomai"):
+            a = entry["atomai"]
+            if a.get("metric") is not None:
+                ax.plot([a["minutes"]], [a["metric"]], "k*", ms=10, label="AtomAI Segmentor (end)")
+        ax.axhline(GOAL, color="gray", lw=0.8)
+        ax.set_xlabel("training minutes (CPU)")
+        ax.set_ylabel(entry["metric"])
+        ax.set_title(case)
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = base_parser("time_to_quality", __doc__)
+    parser.add_argument("--smoke", action="store_true", help="the same as --scale smoke (seconds)")
+    parser.add_argument("--case", choices=("mos2_disk", "au_mask"), action="append",
+                        help="run only this case (repeatable; default both)")
+    parser.add_argument("--arch", choices=ARCHS, action="append", help="only this architecture (repeatable)")
+    parser.add_argument("--recipe", choices=RECIPES, action="append", help="only this recipe (repeatable)")
+    parser.add_argument("--output", type=Path, help="results JSON (the PNG goes next to it)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.scale = "smoke"
+    setup_threads(args.threads)
+    import torch
+
+    from temnn._io import write_json
+
+    size = dict(SCALES_SETTINGS[args.scale])
+    if args.epochs is not None:
+        size["epochs"] = args.epochs
+    root = args.out / args.scale
+    output = args.output or RESULTS / ("time_to_quality.json" if args.scale == "full"
+                                       else f"time_to_quality_{args.scale}.json")
+    load_start = os.getloadavg()
+    pipeline = Pipeline()
+    results: dict[str, Any] = {"goal": GOAL, "scale": args.scale, "epochs": size["epochs"], "cases": {}}
+    for case in args.case or ("mos2_disk", "au_mask"):
+        config, parameters = case_setup(case, size)
+        case_root = root / case
+        sets = pipeline.structures(config, case_root, {"train": (size["n_train"], 0), "val": (size["n_val"], 1)},
+                                   workers=args.workers)
+        train_set = pipeline.images(sets["train"], parameters, "train", test=False, workers=args.workers)
+        val_set = pipeline.images(sets["val"], {**parameters, "image_epochs": 1}, "val", test=True,
+                                  workers=args.workers)
+        side = parameters["image_size"][0]
+        entry: dict[str, Any] = {"metric": "median atomic F1" if case == "mos2_disk" else "pixel F1",
+                                 "parameters": parameters, "structures": config.structures, "runs": []}
+        for arch in args.arch or ARCHS:
+            for recipe in args.recipe or RECIPES:
+                options = train_options(config, arch, recipe, side, size)
+                model = case_root / "models" / f"{arch}-{recipe}-{fingerprint([str(train_set), options])}"
+                pipeline.run(f"train: {case} {arch} {recipe}",
+                             ["train", size["epochs"], train_set, val_set, model, *options, "--seed", "0"])
+                curve = learning_curve(model, val_set, parameters["label"])
+                entry["runs"].append({"arch": arch, "recipe": recipe, "options": options, "curve": curve,
+                                      "minutes_to_goal": minutes_to_goal(curve),
+                                      "best": max(p["metric"] for p in curve)})
+        try:
+            import atomai  # noqa: F401
+        except ImportError:
+            entry["atomai"] = None
+        else:
+            entry["atomai"] = atomai_run(train_set, val_set, parameters["label"], size["epochs"])
+        results["cases"][case] = entry
+    results["machine"] = {"platform": platform.platform(), "cores": os.cpu_count(),
+                          "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                          "load_average_start": load_start, "load_average_end": os.getloadavg()}
+    results["steps"] = pipeline.steps
+    results["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    write_json(output, results)
+    plot(results, output.with_suffix(".png"))
+    for case, entry in results["cases"].items():
+        for run in entry["runs"]:
+            print(f"{case:10s} {run['arch']:7s} {run['recipe']:4s} best {run['best']:.3f}  minutes to "
+                  f"{GOAL}: {run['minutes_to_goal']}  total {run['curve'][-1]['minutes']:.2f} min")
+    print(f"wrote {output} and {output.with_suffix('.png')}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
