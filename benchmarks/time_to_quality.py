@@ -78,7 +78,7 @@ def new_recipe(side: int) -> list[str]:
 
 def case_setup(case: str, size: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The demo configuration (structures, recipe) and the parameters file of a case."""
-    from temnn.demo import DemoConfig, demo_config
+    from temnn.cli.demo import DemoConfig, demo_config
 
     if case == "mos2_disk":
         config = demo_config("disk")
@@ -120,7 +120,7 @@ def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, 
     """Training minutes and the validation goal metric after every epoch of a finished run."""
     import csv
 
-    from temnn.analysis.evaluate import evaluate
+    from temnn.workflows.evaluate import evaluate
 
     with open(model / "history.csv", newline="") as f:
         history = list(csv.DictReader(f))
@@ -153,7 +153,7 @@ def atomai_run(train_set: Path, validation: Path, label: str, epochs: int) -> di
     from atomai.models import Segmentor
 
     from temnn.analysis.simulated import SimulatedData
-    from temnn.data.images import list_images
+    from temnn.io.image_sets import list_images
     from temnn.parameters import Parameters
 
     def arrays(folder: Path) -> tuple[np.ndarray, np.ndarray, list[SimulatedData]]:
@@ -195,7 +195,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from temnn._io import atomic_path
+    from temnn.io.files import atomic_path
 
     cases = list(results["cases"])
     fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4.2), squeeze=False)
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     setup_threads(args.threads)
     import torch
 
-    from temnn._io import write_json
+    from temnn.io.files import write_json
 
     size = dict(SCALES_SETTINGS[args.scale])
     if args.epochs is not None:

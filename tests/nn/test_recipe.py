@@ -10,10 +10,10 @@ import torch
 
 import temnn
 from temnn import Parameters, TemnnError
-from temnn._io import save_npz
+from temnn.io.files import save_npz
 from temnn.cli import main
-from temnn.data.augment import NO_AUGMENTATION, Augmentation
-from temnn.data.loader import ImageSet
+from temnn.nn.augment import NO_AUGMENTATION, Augmentation
+from temnn.nn.loader import ImageSet
 from temnn.nn import TrainingOptions, train
 from temnn.nn import training as training_module
 from temnn.nn.schedules import make_scheduler
