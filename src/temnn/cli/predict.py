@@ -49,10 +49,17 @@ def _run(args: argparse.Namespace) -> int:
     from ..nn.training import resolve_device
     from ..workflows.predict import predict_files
 
-    def show(message: Warning | str, *_: Any, **__: Any) -> None:  # one line per warning, no source line
-        print(f"temnn predict: warning: {message}", file=sys.stderr)
+    shown: set[str] = set()
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:  # one line per distinct warning, no source line
+        if str(message) not in shown:
+            shown.add(str(message))
+            print(f"temnn predict: warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():
+        # every warning reaches show(), which prints each distinct message once (Python's "default"
+        # registry can swallow a warning whose location warned before, e.g. in an earlier check)
+        warnings.simplefilter("always")
         warnings.showwarning = show
         predict_files(
             args.model, args.files, args.out, sampling=args.sampling, signal=args.signal, batch_size=args.batch_size,
