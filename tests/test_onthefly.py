@@ -25,14 +25,6 @@ from temnn.structures.sample import Sample
 GRID = ((64, 60), 0.08)  # exit-wave grid [pixels] and sampling [Å/pixel]: 5.12 × 4.8 Å
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: the suite runs as 2 processes on 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def write_waves(root: Path, grids: list[tuple[tuple[int, int], float]]) -> Path:
     """One sample per grid: phase bumps at 6 classified sites (Mo, S), written with the waves stage's writers."""

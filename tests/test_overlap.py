@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 import temnn
 from temnn import TemnnError
@@ -35,13 +34,6 @@ TRAIN = ["--arch", "unet", "--levels", "1", "--filters", "4", "--kernel", "3", "
          "--batch-size", "2", "--device", "cpu", "--quiet"]
 GENERATOR = {"name": "temnn.structures.mx2.random_mx2_flake", "arguments": {"cell": [10.0, 10.0], "max_tilt": 1.0}}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def manifest(root: Path, seed: int, generator: dict = GENERATOR, **extra) -> Path:

@@ -22,13 +22,6 @@ from temnn.nn import MSDNet, Task, save_model
 from ._simulated_sets import SITES, Oracle, disc, write_set
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def saved_msdnet(path, label="Disk", *, channels_in=1, channels_out=3, seed=0):
     """A random-init MSD-net saved with a card as `temnn train` writes it (task, standardisation width)."""

@@ -15,13 +15,6 @@ from temnn.nn import MSDNet, Task, save_model
 from ._simulated_sets import RADIUS, SAMPLING, SITES, SIZE, Oracle, disc, write_set
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_load_defaults_to_the_set_parameters_and_the_image_json(tmp_path):
     folder = write_set(tmp_path / "images" / "disk", channels=3)

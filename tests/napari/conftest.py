@@ -42,16 +42,6 @@ def _sample_cache(tmp_path_factory):
         os.environ["TEMNN_CACHE_DIR"] = old
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    """One intra-op thread per test process: the suite runs as 2 processes on 2 cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def notifications():

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from temnn import Parameters
 from temnn.io.files import save_npz
@@ -70,14 +69,6 @@ def write_image_set(
             )
     return folder
 
-
-@pytest.fixture(autouse=True, scope="session")
-def one_torch_thread():
-    """One intra-op thread per test process: the suite runs as 2 processes on 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
