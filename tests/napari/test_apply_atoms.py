@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -147,3 +149,25 @@ def test_points_from_an_image_and_a_disk_model(make_napari_viewer, run_widget, t
     points = viewer.layers["image atoms"]
     assert len(points.data) == len(expected)
     np.testing.assert_allclose(np.sort(points.data, axis=0), np.sort(expected.positions[:, ::-1], axis=0))
+
+
+def test_named_models_are_offered_by_name(make_napari_viewer, run_widget, tmp_path, monkeypatch):
+    from temnn.napari._apply_model import FROM_FILE
+
+    folder = tmp_path / "named"
+    folder.mkdir()
+    card_path = save_tiny_model(folder)  # mask1.json + mask1.safetensors
+    card = json.loads(card_path.read_text())
+    card["model_info"] = {"material": "Au on CeO2", "beam_energy": 300e3, "description": "tiny"}
+    card_path.write_text(json.dumps(card))
+    monkeypatch.setenv("TEMNN_MODEL_PATH", str(folder))
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.ones((40, 48), np.float32), scale=(NM, NM), units=("nm", "nm"), name="image")
+    widget = ApplyModelWidget(viewer)
+    assert widget.named.value == FROM_FILE
+    assert "mask1" in widget.named.choices  # offered by name, with the shipped ones
+    widget.image.value = layer
+    widget.named.value = "mask1"
+    widget.tile.value, widget.overlap.value = 32, 8
+    run_widget(widget)
+    assert viewer.layers["image probability"].metadata["temnn"]["model"] == "mask1"

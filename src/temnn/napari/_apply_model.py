@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import FileEdit, SpinBox
+from magicgui.widgets import ComboBox, FileEdit, SpinBox
 from napari.layers import Image
 
 from ..errors import TemnnError
+from ..io.models import list_models
 from ._base import WorkerWidget, model_trained, show_warning
 from ._layers import CLASS_AXIS, LayerFrames, derived_layer_kwargs, to_layer
 from ._workers import Step, plan_prediction, predict_frames
 
-__all__ = ["ApplyModelWidget", "load_model_file"]
+__all__ = ["ApplyModelWidget", "load_model_file", "FROM_FILE"]
+
+FROM_FILE = "model file below"
+"""The model choice that means: use the file picked in the ``model`` field."""
 
 
 def load_model_file(path: str | Path) -> Any:
@@ -52,18 +56,29 @@ class ApplyModelWidget(WorkerWidget):
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__(napari_viewer, run_text="Apply model")
         self.image = self.layer_picker("image", (Image,), tooltip="the image or stack to segment")
+        shipped = [(f"{m.name} ({m.label}, {m.material}, {m.beam_energy / 1e3:g} keV)"
+                    if m.beam_energy else m.name, m.name) for m in list_models()]
+        self.named = ComboBox(label="named model", choices=[(FROM_FILE, FROM_FILE), *shipped], value=FROM_FILE,
+                              tooltip="a shipped or TEMNN_MODEL_PATH model (`temnn models` lists them), "
+                                      "or the model file picked below")
         self.model_path = FileEdit(label="model", mode="r", filter="temnn model (*.json *.safetensors)",
                                    tooltip="a temnn model: its .json card or .safetensors weights")
         self.sampling = self.sampling_field()
         self.tile = SpinBox(label="tile [px]", value=512, min=16, max=8192, step=16)
         self.overlap = SpinBox(label="overlap [px]", value=64, min=0, max=1024, step=4)
         self.batch_size = SpinBox(label="batch size", value=4, min=1, max=256)
-        self.extend([self.image, self.model_path, self.sampling, self.tile, self.overlap, self.batch_size])
+        self.extend([self.image, self.named, self.model_path, self.sampling, self.tile, self.overlap, self.batch_size])
         self.finish_layout()
         model_trained.connect(self._use_model)
 
     def _use_model(self, stem: Path) -> None:
+        self.named.value = FROM_FILE
         self.model_path.value = Path(f"{stem}.json")
+
+    @property
+    def model_source(self) -> str | Path:
+        """The named model picked, or else the model file."""
+        return self.model_path.value if self.named.value == FROM_FILE else self.named.value
 
     def run(self) -> None:
         import warnings
@@ -73,7 +88,7 @@ class ApplyModelWidget(WorkerWidget):
         layer = self.required(self.image.value, "image layer")
         frames = LayerFrames.of(layer)
         sampling = self.sampling_of(layer, self.sampling.value)
-        model = load_model_file(self.model_path.value)
+        model = load_model_file(self.model_source)
         starts = plan_prediction(model, frames)
         with warnings.catch_warnings(record=True) as caught:  # the resampling warning, said once, here
             warnings.simplefilter("always")
@@ -100,7 +115,7 @@ class ApplyModelWidget(WorkerWidget):
         task = model.task
         data = result if stacked else result[:, 0]
         frames = stacked
-        card = {"model": str(self.model_path.value), "label": task.label, "activation": task.activation,
+        card = {"model": str(self.model_source), "label": task.label, "activation": task.activation,
                 "sampling_angstrom": sampling}
         if task.activation == "linear":  # an exit wave: real and imaginary part
             self.viewer.add_image(data, **derived_layer_kwargs(
