@@ -46,7 +46,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "science"))
 
-from _common import RESULTS, Pipeline, base_parser, fingerprint, network_options, setup_threads  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    Pipeline,
+    base_parser,
+    fingerprint,
+    learning_curve,
+    network_options,
+    setup_threads,
+)
 
 ARCHS = ("unet", "unetpp", "msdnet")
 RECIPES = ("old", "new")
@@ -114,28 +122,6 @@ def _strip_shape(options: list[str]) -> list[str]:
             out.append(options[i])
             i += 1
     return out
-
-
-def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, float]]:
-    """Training minutes and the validation goal metric after every epoch of a finished run."""
-    import csv
-
-    from temnn.workflows.evaluate import evaluate
-
-    with open(model / "history.csv", newline="") as f:
-        history = list(csv.DictReader(f))
-    minutes = np.cumsum([float(row["seconds"]) for row in history]) / 60
-    curve = []
-    for row, minute in zip(history, minutes):
-        epoch = int(row["epoch"])
-        if label == "Mask":
-            value = float(row["val_pixel_f1"])
-        else:  # the validation set's median atomic F1, from the checkpoint of that epoch
-            stem = model / "checkpoints" / f"epoch_{epoch:04d}"
-            result = evaluate(stem, validation, allow_overlap=True)
-            value = next(r["median"] for r in result.summary if r["metric"] == "atomic_f1")
-        curve.append({"epoch": epoch, "minutes": round(float(minute), 4), "metric": float(value)})
-    return curve
 
 
 def minutes_to_goal(curve: list[dict[str, float]], goal: float = GOAL) -> float | None:

@@ -47,6 +47,7 @@ __all__ = [
     "evaluation_is_current",
     "figure_path",
     "fingerprint",
+    "learning_curve",
     "markdown_table",
     "network_options",
     "read_metrics",
@@ -83,7 +84,7 @@ series took 127 s, this one 2.2 s and the demo's U-net 0.46 s.
 """
 
 
-def base_parser(name: str, description: str) -> argparse.ArgumentParser:
+def base_parser(name: str, description: str, scales: Sequence[str] = SCALES) -> argparse.ArgumentParser:
     """The command line shared by the science benchmarks.
 
     Parameters
@@ -93,15 +94,17 @@ def base_parser(name: str, description: str) -> argparse.ArgumentParser:
         ``/tmp/temnn-science/NAME``.
     description : str
         The script's docstring.
+    scales : sequence of str
+        ``--scale`` choices (a script may add its own, e.g. ``paper``).
 
     Returns
     -------
     argparse.ArgumentParser
     """
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", choices=SCALES, default="small",
-                        help="smoke: < 2 min check of the script; small: ~10-20 min; full: the issue's size "
-                        "(default small)")
+    parser.add_argument("--scale", choices=list(scales), default="small",
+                        help="smoke: < 2 min check of the script; small: ~10-20 min; full: the issue's size; "
+                        "paper (where offered): the publication's own test conditions (default small)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/temnn-science") / name,
                         help="work folder for data, models and evaluations, one sub-folder per scale; a re-run "
                         f"reuses finished data and models (default /tmp/temnn-science/{name})")
@@ -336,6 +339,49 @@ def _cell(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return f"{value:.4g}"
     return str(value)
+
+
+def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, float]]:
+    """Training minutes and the validation goal metric at every kept checkpoint of a finished run.
+
+    Parameters
+    ----------
+    model : pathlib.Path
+        ``temnn train`` output folder (``history.csv``, ``checkpoints/epoch_NNNN.*`` from ``--epochsave``).
+    validation : pathlib.Path
+        Validation image set.
+    label : str
+        The set's label: ``Mask`` reads ``history.csv``'s pooled pixel F1 (every epoch); other
+        labels evaluate each kept checkpoint and take the median atomic F1 (``temnn evaluate``'s).
+
+    Returns
+    -------
+    list of dict
+        ``{"epoch", "minutes", "metric"}`` in epoch order (atomic F1 adds ``p10`` and
+        ``perfect_fraction``); minutes are the summed epoch times of ``history.csv`` (training
+        plus validation loss).
+    """
+    from temnn.workflows.evaluate import evaluate
+
+    with open(model / "history.csv", newline="") as f:
+        history = list(csv.DictReader(f))
+    minutes = np.cumsum([float(row["seconds"]) for row in history]) / 60
+    curve = []
+    for row, minute in zip(history, minutes):
+        epoch = int(row["epoch"])
+        if label == "Mask":
+            value = float(row["val_pixel_f1"])
+        else:
+            stem = model / "checkpoints" / f"epoch_{epoch:04d}"
+            if not stem.with_suffix(".safetensors").exists():
+                continue  # --epochsave N keeps every N-th epoch
+            result = evaluate(stem, validation, allow_overlap=True)
+            f1 = next(r for r in result.summary if r["metric"] == "atomic_f1")
+            curve.append({"epoch": epoch, "minutes": round(float(minute), 4), "metric": float(f1["median"]),
+                          "p10": float(f1["p10"]), "perfect_fraction": float(f1["perfect_fraction"])})
+            continue
+        curve.append({"epoch": epoch, "minutes": round(float(minute), 4), "metric": float(value)})
+    return curve
 
 
 def fingerprint(obj: Any) -> str:

@@ -4,7 +4,17 @@ Run from the repository root::
 
     python benchmarks/science/pub3_focal_series.py --scale smoke   # < 2 min: the script works
     python benchmarks/science/pub3_focal_series.py --scale small   # ~10-20 min
-    python benchmarks/science/pub3_focal_series.py --scale full    # the issue's size, 2.2 h on 2 cores (--threads 2)
+    python benchmarks/science/pub3_focal_series.py --scale full    # the demo's problem, 2.2 h on 2 cores (--threads 2)
+    python benchmarks/science/pub3_focal_series.py --scale paper --archs unet --series 3 --threads 1
+                                                    # publication III's test conditions, ~2 h per network
+
+``--scale paper`` is publication III's test problem (section 8, table 1): flakes in a 30 Å cell
+that fill 256² px images at 0.10-0.11 Å/px, dose 10^2.5-10^5 e⁻/Å², 500 test series, networks
+near 10^6 parameters (U-net / U-net++ of 24 filters, 3 levels; the paper's MSD-net of 50 layers
+of 9×9), trained on the fly (new 128² images from 100 training flakes every epoch) with AdamW
+and a one-cycle schedule, validated on full 256² images after every epoch. Its learning curve
+(validation atomic F1 against training minutes, every 5th epoch) is kept in the JSON and
+``pub3_paper_learning_curves.png``. The smaller scales keep the demo's 160² problem and recipe.
 
 What it reproduces (thesis section 8, publication III, and section 4.3):
 
@@ -38,9 +48,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    SCALES,
     Pipeline,
     base_parser,
     figure_path,
+    learning_curve,
     markdown_table,
     network_options,
     read_metrics,
@@ -68,10 +80,24 @@ PAPER = {
 }
 
 
+# publication III's test problem (``--scale paper``): sizes, structures, conditions and recipe
+PAPER_SCALE: dict[str, Any] = {
+    "n_train": 100, "n_val": 32, "n_test": 500, "epochs": 200,
+    "structures": ["mos2", "--cell", "30", "--sampling", "0.05"],
+    "image_size": [256, 256], "train_image_size": [128, 128], "log_dose": [2.5, 5.0],
+    "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
+              "unetpp": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
+              "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10"]},
+    "recipe": ["--batch-size", "8", "--adamw", "2e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
+}
+
+
 def scale_settings(scale: str, config: Any) -> dict[str, Any]:
     """Set sizes, image epochs and training epochs of a scale, from the demo's recipe."""
     if scale == "smoke":
         return {"n_train": 4, "n_val": 2, "n_test": 4, "image_epochs": 1, "epochs": 1}
+    if scale == "paper":
+        return {key: PAPER_SCALE[key] for key in ("n_train", "n_val", "n_test", "epochs")} | {"image_epochs": None}
     if scale == "small":
         return {"n_train": max(8, config.n_train // 2), "n_val": 8, "n_test": 32,
                 "image_epochs": config.parameters["image_epochs"], "epochs": max(2, config.epochs // 2)}
@@ -87,7 +113,7 @@ def series_parameters(base: dict[str, Any], images: int, image_epochs: int) -> d
 
 
 def main() -> int:
-    parser = base_parser(NAME, __doc__)
+    parser = base_parser(NAME, __doc__, scales=(*SCALES, "paper"))
     parser.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS), help="architectures to train")
     parser.add_argument("--series", nargs="+", type=int, choices=SERIES, default=list(SERIES),
                         help="focal-series lengths to train (images), trained in this order")
@@ -101,6 +127,8 @@ def main() -> int:
         size["epochs"] = args.epochs
     root = args.out / args.scale
     pipeline = Pipeline()
+    if args.scale == "paper":
+        return run_paper(args, config, size, root, pipeline)
     data = pipeline.structures(config, root, {"train": (size["n_train"], 0), "val": (size["n_val"], 2),
                                               "test": (size["n_test"], 1)}, workers=args.workers)
 
@@ -131,6 +159,87 @@ def main() -> int:
     path = write_results(NAME, results, args=args, pipeline=pipeline)
     print(f"\nwrote {path} and {figure_path(NAME, '*', args.scale)}")
     return 0
+
+
+def run_paper(args: Any, config: Any, size: dict[str, Any], root: Path, pipeline: Pipeline) -> int:
+    """``--scale paper``: publication III's test conditions, on-the-fly training, learning curves."""
+    from dataclasses import replace
+
+    from temnn.io.files import write_json
+
+    from _common import fingerprint
+
+    config = replace(config, structures=PAPER_SCALE["structures"])
+    train_val = pipeline.structures(config, root, {"train": (size["n_train"], 0), "val": (size["n_val"], 2)},
+                                    workers=args.workers)
+    models: dict[tuple[str, int], Path] = {}
+    curves: dict[str, list[dict[str, float]]] = {}
+    test_params: dict[int, dict[str, Any]] = {}
+    val_sets: dict[int, Path] = {}
+    for n in args.series:
+        test_params[n] = {**series_parameters(config.parameters, n, 1), "image_size": PAPER_SCALE["image_size"],
+                          "log_dose": PAPER_SCALE["log_dose"]}
+        train_params = {**test_params[n], "image_size": PAPER_SCALE["train_image_size"]}
+        on_the_fly = root / "parameters" / f"onthefly-series{n}-{fingerprint(train_params)}.json"
+        write_json(on_the_fly, train_params)
+        val_sets[n] = pipeline.images(train_val["val"], test_params[n], f"series{n}", test=True, workers=args.workers)
+        for arch in args.archs:
+            options = ["--arch", arch, *PAPER_SCALE["shape"][arch], *PAPER_SCALE["recipe"], "--on-the-fly", on_the_fly]
+            model = pipeline.train(root, f"{arch}-series{n}", size["epochs"], train_val["train"], val_sets[n], options)
+            models[arch, n] = model
+            curves[f"{arch}-series{n}"] = learning_curve(model, val_sets[n], "Disk")
+    test = pipeline.structures(config, root, {"test": (size["n_test"], 1)}, workers=args.workers)["test"]
+    evaluations: dict[tuple[str, int], Path] = {}
+    for (arch, n), model in models.items():
+        test_set = pipeline.images(test, test_params[n], f"series{n}", test=True, workers=args.workers)
+        evaluations[arch, n] = pipeline.evaluate(model, test_set, root / "evaluations" / model.name, *RADIUS)
+    wide_evaluations = {}
+    wide_params = {**series_parameters(config.parameters, 3, 1), "image_size": PAPER_SCALE["image_size"],
+                   "log_dose": PAPER_SCALE["log_dose"], "defocus": list(WIDE_DEFOCUS)}
+    if 3 in args.series:
+        wide = pipeline.images(test, wide_params, "series3-wide-defocus", test=True, workers=args.workers)
+        for arch in args.archs:
+            folder = root / "evaluations" / f"{models[arch, 3].name}-wide"
+            wide_evaluations[arch] = pipeline.evaluate(models[arch, 3], wide, folder, *RADIUS)
+    paper_config = replace(config, parameters=test_params[max(args.series)])
+    results = analyse(args, paper_config, size, models, evaluations, wide_evaluations, wide_params)
+    results["learning_curves"] = curves
+    results["conditions"] = {"structures": PAPER_SCALE["structures"], "test_parameters": test_params,
+                             "train_image_size": PAPER_SCALE["train_image_size"], "recipe": PAPER_SCALE["recipe"],
+                             "shape": {arch: PAPER_SCALE["shape"][arch] for arch in args.archs},
+                             "seeds": {"train": 0, "val": 2, "test": 1}, "training": "on the fly"}
+    plot_learning_curves(curves, args.scale)
+    path = write_results(NAME, results, args=args, pipeline=pipeline)
+    print(f"\nwrote {path} and {figure_path(NAME, '*', args.scale)}")
+    return 0
+
+
+def plot_learning_curves(curves: dict[str, list[dict[str, float]]], scale: str) -> None:
+    """pub3_SCALE_learning_curves.png: validation median, 10th percentile and perfect fraction against minutes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from temnn.analysis.plotting import save_figure
+
+    if not curves:
+        return
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharex=True)
+    for k, (name, curve) in enumerate(curves.items()):
+        minutes = [p["minutes"] for p in curve]
+        for ax, key in zip(axes, ("metric", "p10", "perfect_fraction")):
+            ax.plot(minutes, [p[key] for p in curve], "o-", ms=3, color=f"C{k}", label=name)
+    for ax, title in zip(axes, ("median atomic F1", "10th-percentile atomic F1", "fraction of perfect series")):
+        ax.set_xscale("log")
+        ax.set_xlabel("training minutes (CPU)")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(-0.02, 1.02)
+    axes[0].legend(fontsize="x-small")
+    fig.suptitle("Publication III conditions: validation atomic F1 against training time", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, figure_path(NAME, "learning_curves", scale))
+    plt.close(fig)
 
 
 def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str, int], Path],
@@ -175,7 +284,9 @@ def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str
                                          "series_inside", "series_outside"]))
 
     checks = shape_checks(rows, wide_rows)
-    shortfall = (f"{size['n_train']} training flakes × {size['image_epochs']} image epochs (paper 1000 × 10), "
+    images_per_flake = "new images every epoch" if size["image_epochs"] is None else \
+        f"{size['image_epochs']} image epochs"
+    shortfall = (f"{size['n_train']} training flakes × {images_per_flake} (paper 1000 × 10), "
                  f"{size['epochs']} epochs (paper 100-300), {config.parameters['image_size'][0]}² px images, "
                  f"networks of {min(r['parameters'] for r in rows):,}-{max(r['parameters'] for r in rows):,} "
                  "parameters (paper ~1e5-1e7)") if rows else ""
