@@ -45,6 +45,7 @@ __all__ = [
     "base_parser",
     "dose_limits",
     "evaluation_is_current",
+    "extrapolate_minutes",
     "figure_path",
     "fingerprint",
     "learning_curve",
@@ -382,6 +383,52 @@ def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, 
             continue
         curve.append({"epoch": epoch, "minutes": round(float(minute), 4), "metric": float(value)})
     return curve
+
+
+def extrapolate_minutes(curve: Sequence[dict[str, float]], key: str, goal: float, *,
+                        tail: float = 0.5) -> dict[str, float | None]:
+    """Training minutes until ``curve[key]`` reaches ``goal``, from a power law fitted to the tail.
+
+    The shortfall ``1 - metric`` of a learning curve is fitted as ``A · t^(-a)`` (a straight line
+    in log-log) over the last ``tail`` fraction of its points; the goal is then reached at
+    ``t = (A / (1 - goal))^(1/a)``. An empirical learning-curve model (no theory promises a power
+    law): it answers "how far is the goal at the present rate", not whether it is reachable.
+
+    Parameters
+    ----------
+    curve : sequence of dict
+        :func:`learning_curve` points (``minutes`` and ``key``).
+    key : str
+        The metric, e.g. ``"perfect_fraction"`` or ``"p10"``.
+    goal : float
+        The paper's number (below 1).
+    tail : float
+        Fraction of the points (the latest) used for the fit.
+
+    Returns
+    -------
+    dict
+        ``reached`` (minutes of the first point at or above the goal, else None), ``exponent``
+        ``a`` (None when fewer than 3 usable points), and ``minutes`` (the extrapolated time;
+        None when the goal is reached or the tail is not improving, ``a <= 0``).
+
+    Examples
+    --------
+    >>> curve = [{"minutes": t, "m": 1 - 0.5 * t ** -0.5} for t in (1.0, 4.0, 16.0, 64.0)]
+    >>> out = extrapolate_minutes(curve, "m", 0.95, tail=1.0)
+    >>> round(out["exponent"], 3), round(out["minutes"], 1)
+    (0.5, 100.0)
+    """
+    reached = next((p["minutes"] for p in curve if p[key] >= goal), None)
+    points = [p for p in curve[int(len(curve) * (1 - tail)):] if 0 < p["minutes"] and p[key] < 1]
+    if len(points) < 3:
+        return {"reached": reached, "exponent": None, "minutes": None}
+    slope, intercept = np.polyfit(np.log([p["minutes"] for p in points]), np.log([1 - p[key] for p in points]), 1)
+    exponent = float(-slope)
+    minutes = None
+    if reached is None and exponent > 0:
+        minutes = float(np.exp((intercept - np.log(1 - goal)) / exponent))
+    return {"reached": reached, "exponent": exponent, "minutes": minutes}
 
 
 def fingerprint(obj: Any) -> str:
