@@ -69,8 +69,8 @@ class FindAtomsWidget(WorkerWidget):
                                       tooltip="smallest column probability")
         self.last_is_background = CheckBox(label="last channel is background", value=True)
         self.sampling = self.sampling_field()
-        self.extend([self.source, self.named, self.model_path, self.min_distance, self.threshold, self.last_is_background,
-                     self.sampling])
+        self.extend([self.source, self.named, self.model_path, self.min_distance, self.threshold,
+                     self.last_is_background, self.sampling])
         self.finish_layout()
         self.legend = Label(label="classes", value="")
         self.legend.native.setTextFormat(Qt.TextFormat.RichText)  # coloured discs before the names
