@@ -121,3 +121,22 @@ def test_shipped_mask_model_on_a_real_300_kev_file_warns_once_of_the_sampling(tm
     assert "sampling 0.1775 Å/pixel is outside the model's training range [0.18, 0.2]" in warnings_printed[0]
     assert "beam energy" not in warnings_printed[0]  # trained at 300 keV, as the file
     assert (tmp_path / "multi_signal" / "00000.tif").is_file()
+
+
+@pytest.mark.realdata
+def test_shipped_column_model_by_option_on_a_real_200_kev_stem_sequence_names_both_ranges(tmp_path, capsys):
+    # 03_Scanning_Preview.emi: 5 frames at 200 keV, 3.84 Å/pixel; mos2-focal3-columns: 50 keV, 0.10-0.11 Å/pixel.
+    # Its first 3 frames form one focal series: the beam energy is warned of, then the sampling
+    # (over 4× coarser than the range) refused, each naming the file, the value and the model's.
+    path = REAL_EM / "03_Scanning_Preview.emi"
+    if not path.is_file() or "mos2-focal3-columns" not in {m.name for m in list_models()}:
+        pytest.skip("needs ../shared/data/real-em and the shipped mos2-focal3-columns model")
+    code = main(["predict", "--model", "mos2-focal3-columns", str(path), "--focal-series", "--out", str(tmp_path),
+                 "--quiet"])
+    warning, error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert warning.startswith(f"temnn predict: warning: {path}: beam energy 200 keV")
+    assert "trained on images at 50 keV" in warning
+    assert error.startswith(f"temnn predict: error: {path}: sampling 3.844 Å/pixel")
+    assert "training range [0.1, 0.11] Å/pixel" in error
+    assert not (tmp_path / "03_Scanning_Preview" / "00000.tif").exists()

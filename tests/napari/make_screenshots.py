@@ -76,10 +76,9 @@ def main(out: Path) -> None:
 
     from temnn import Parameters
     from temnn.napari._apply_model import ApplyModelWidget
-    from temnn.napari._atoms import FindAtomsWidget
     from temnn.napari._fourier import FourierWidget
     from temnn.napari._roi import RoiPropertiesWidget
-    from temnn.napari._sample_data import au_ceo2_sequence, mos2_focal_series
+    from temnn.napari._sample_data import au_ceo2_sequence
     from temnn.napari._simulate import SimulateTrainWidget
     from temnn.napari._track import TrackWidget
 
@@ -149,8 +148,17 @@ def main(out: Path) -> None:
     viewer.reset_view()
     save(viewer, out / "napari_roi.png")
 
-    # Find atoms on the MoS2 focal series' Disk label, in a fresh viewer (no notifications of the steps above)
     viewer.close()
+    find_atoms_screenshot(out)
+
+
+def find_atoms_screenshot(out: Path) -> None:
+    """Find atoms on the MoS2 focal series' Disk label, in a fresh viewer (no notifications of other steps)."""
+    import napari
+
+    from temnn.napari._atoms import FindAtomsWidget
+    from temnn.napari._sample_data import mos2_focal_series
+
     viewer = napari.Viewer(show=True, title="temnn")
     viewer.window.resize(1500, 900)
     series, disk = add(viewer, mos2_focal_series())

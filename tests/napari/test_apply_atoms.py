@@ -171,3 +171,50 @@ def test_named_models_are_offered_by_name(make_napari_viewer, run_widget, tmp_pa
     widget.tile.value, widget.overlap.value = 32, 8
     run_widget(widget)
     assert viewer.layers["image probability"].metadata["temnn"]["model"] == "mask1"
+
+
+def _column_lattice(sampling: float, shape: tuple[int, int] = (64, 64)) -> np.ndarray:
+    """Dark Gaussian columns (σ 0.4 Å) on a hexagonal lattice of 3.16 Å (MoS2's a), vacuum 1, as (y, x)."""
+    y, x = np.mgrid[: shape[0], : shape[1]] * sampling
+    image = np.zeros(shape)
+    a = 3.16  # [Å]
+    for i in range(-5, 30):
+        for j in range(-5, 30):
+            image += np.exp(-((x - i * a - j * a / 2) ** 2 + (y - j * a * np.sqrt(3) / 2) ** 2) / (2 * 0.4**2))
+    return 1.0 - 0.3 * image
+
+
+def test_find_atoms_offers_the_shipped_column_model_by_name(make_napari_viewer, run_widget):
+    # The shipped 3-image MoS2 column model, picked by name (not by file), on a focal-series layer.
+    from temnn import find_peaks, load_model
+    from temnn.io.models import list_models
+    from temnn.napari._apply_model import FROM_FILE
+    from temnn.nn.inference import predict
+
+    shipped = {m.name: m for m in list_models()}
+    if "mos2-focal3-columns" not in shipped:
+        pytest.skip("the shipped model mos2-focal3-columns is not installed")
+    sampling = float(np.mean(shipped["mos2-focal3-columns"].sampling))  # inside its training range
+    nm = sampling / 10
+    series = np.stack([_column_lattice(sampling) + np.random.default_rng(k).normal(0, 0.05, (64, 64))
+                       for k in range(3)]).astype(np.float32)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(series, scale=(1, nm, nm), units=("pixel", "nm", "nm"),
+                             axis_labels=("defocus", "y", "x"), name="series")
+    widget = FindAtomsWidget(viewer)
+    assert widget.named.value == FROM_FILE  # no model: the layer itself would be the probability map
+    assert "mos2-focal3-columns" in widget.named.choices
+    assert "au-ceo2-particle-mask" not in widget.named.choices  # a Mask model has no column classes
+    widget.source.value = layer
+    widget.named.value = "mos2-focal3-columns"
+    run_widget(widget)
+    expected = find_peaks(predict(load_model("mos2-focal3-columns"), series.transpose(0, 2, 1), sampling=sampling,
+                                  tile=512, resample=True),
+                          min_distance=widget.min_distance.value / sampling, threshold=0.5, background=-1)
+    points = viewer.layers["series atoms"]
+    assert len(points.data) == len(expected) > 0
+    np.testing.assert_allclose(np.sort(points.data, axis=0), np.sort(expected.positions[:, ::-1], axis=0))
+    assert sorted(points.features["class"]) == sorted(expected.classes)
+    np.testing.assert_allclose(points.face_color, class_colours(points.features["class"]), atol=1e-3)
+    for name, colour, count in legend_entries(points.features["class"], []):
+        assert f'color:{colour}">&#9679;</span>&nbsp;{name}&nbsp;({count})' in widget.legend.value

@@ -12,10 +12,35 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from .. import __version__
 from ..errors import TemnnError
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of one subcommand.
+
+    Made with ``intermixed=True`` (``subparsers.add_parser(NAME, intermixed=True)``), it lets
+    options stand anywhere among the positional arguments (argparse's
+    :meth:`~argparse.ArgumentParser.parse_intermixed_args`), which a command needs whose leading
+    positional may be left out: ``temnn predict MODEL --out DIR FILES`` keeps working beside
+    ``temnn predict --model NAME FILES``.
+    """
+
+    def __init__(self, *args: Any, intermixed: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._intermixed = intermixed
+        self._parsing = False  # parse_known_intermixed_args calls parse_known_args itself
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if not self._intermixed or self._parsing:
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
 
 COMMAND_MODULES = (
     "temnn.cli.demo",
@@ -43,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"temnn {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser

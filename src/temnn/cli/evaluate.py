@@ -1,4 +1,4 @@
-"""``temnn evaluate MODEL DATA``: score a trained model on a simulated image set (thesis ``Simulated_Data``).
+"""``temnn evaluate MODEL DATA`` (or ``--model NAME_OR_PATH DATA``): score a trained model on a simulated image set (thesis ``Simulated_Data``).
 
 The argparse layer of :func:`temnn.workflows.evaluate.evaluate_to_folder`. Writes into ``--out`` (default ``./evaluation``), every file atomically:
 
@@ -22,6 +22,8 @@ import argparse
 import sys
 import warnings
 
+from ._model_argument import add_model_arguments, model_argument
+
 __all__ = ["register"]
 
 
@@ -29,9 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     p = subparsers.add_parser(
         "evaluate",
+        intermixed=True,
+        usage="temnn evaluate [-h] [options] {MODEL | --model NAME_OR_PATH} DATA",
         help="score a trained model on a simulated image set (F1, atomic F1, RMSE; tables and plots)",
         description=(
-            "Apply MODEL to every image of the simulated image set DATA and compare with the labels: pixel "
+            "Apply the model (MODEL, or --model NAME_OR_PATH: the same forms) to every image of the simulated image set DATA and compare with the labels: pixel "
             "F1-Score per class and overall (Mask, Disk, Gaussian), atomic F1-Score with precision and recall "
             "(Disk, Gaussian: columns matched within --radius Å), predicted vs true area (Mask), RMSE of "
             "the real and imaginary part (Exitwave). Writes metrics.csv (per image, with dose in e⁻/Å² and "
@@ -41,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "unless --allow-overlap is given."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="model stem, .json/.safetensors file or training folder")
+    add_model_arguments(p)
     p.add_argument("data", metavar="DATA", help="image set DATA/images/NAME (or DATA holding one set)")
     p.add_argument("--out", default="evaluation", help="output folder (default ./evaluation)")
     p.add_argument("--radius", type=float, default=1.0, metavar="Å",
@@ -69,9 +73,10 @@ def _run(args: argparse.Namespace) -> int:
     from ..nn.training import resolve_device
     from ..workflows.evaluate import evaluate_to_folder
 
+    model = model_argument(args.model_option, args.model, command="evaluate", operands="DATA")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OverlapWarning)  # printed below as one line each, without a source line
-        result = evaluate_to_folder([args.model, *args.ensemble], args.data, args.out, radius=args.radius,
+        result = evaluate_to_folder([model, *args.ensemble], args.data, args.out, radius=args.radius,
                                     threshold=args.threshold, batch_size=args.batch_size,
                                     device=resolve_device(args.device), min_distance=args.min_distance,
                                     progress=not args.quiet, allow_overlap=args.allow_overlap)

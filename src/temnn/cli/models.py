@@ -13,8 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``models`` subcommand."""
     parser = subparsers.add_parser(
         "models", help="list the named (shipped) models",
-        description="List the trained models that `temnn predict NAME` and temnn.load_model(\"NAME\") find by "
-        f"name: the package's own and those in the folders of {MODEL_PATH_ENV}. Units: beam energy in keV, "
+        description="List the trained models that `temnn predict --model NAME` and temnn.load_model(\"NAME\") find "
+        f"by name: the package's own and those in the folders of {MODEL_PATH_ENV}. Units: beam energy in keV, "
         "sampling in Å/pixel.")
     parser.set_defaults(func=_run)
 

@@ -1,13 +1,17 @@
-"""``temnn predict MODEL FILES...``: the argparse layer of :func:`temnn.workflows.predict.predict_files`."""
+"""``temnn predict MODEL FILES...`` (or ``--model NAME_OR_PATH FILES...``): the argparse layer of
+:func:`temnn.workflows.predict.predict_files`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
+from ..errors import TemnnError
 from ..workflows.predict import FORMATS
+from ._model_argument import add_model_arguments, model_argument, names_a_model
 
 __all__ = ["register"]
 
@@ -16,18 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` subcommand."""
     p = subparsers.add_parser(
         "predict",
+        intermixed=True,
+        usage="temnn predict [-h] [options] {MODEL | --model NAME_OR_PATH} FILES [FILES ...]",
         help="apply a trained model to experimental images and stacks (dm3/dm4/tif/emd/emi/ser/mrc/png)",
         description=(
-            "Apply MODEL to every frame of FILES, streaming stacks frame by frame and large frames tile by "
+            "Apply the model (MODEL, or --model NAME_OR_PATH: the same forms) to every frame of FILES, streaming stacks frame by frame and large frames tile by "
             "tile. Frames whose sampling lies outside the model's training range are resampled for the network "
             "(with a warning) and the prediction is brought back to the file's pixel grid. Writes OUT/STEM/NNNNN.tif "
             "(calibrated like the input, in nm), optional .npz, overview PNGs and prediction.json; re-running "
             "skips finished frames. Units: sampling in Å/pixel, tiles in pixels."
         ),
     )
-    p.add_argument("model", metavar="MODEL",
-                   help="model stem, .json/.safetensors file, training folder, or a named model (temnn models)")
-    p.add_argument("files", metavar="FILES", nargs="+", help="microscope files (.dm3 .dm4 .tif .emd .emi .ser .mrc .png)")
+    add_model_arguments(p)
+    p.add_argument("files", metavar="FILES", nargs="*", help="microscope files (.dm3 .dm4 .tif .emd .emi .ser .mrc .png)")
     p.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
     p.add_argument("--sampling", type=float, help="pixel size in Å/pixel; required for uncalibrated files "
                    "(PNG) and replaces the files' own calibration")
@@ -45,9 +50,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def _model_and_files(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The model (MODEL or --model, exactly one) and the microscope files."""
+    from ..io.microscope import PLUGINS
+
+    positionals = ([] if args.model is None else [args.model]) + list(args.files)
+    first = positionals[0] if positionals else None
+    if args.model_option is not None:  # every positional is a file, unless the first one is a model too
+        model = model_argument(args.model_option, first if first is not None and names_a_model(first) else None,
+                               command="predict", operands="FILES...")
+        files = positionals
+    else:  # a microscope file first is not a model: none was given
+        model = model_argument(None, first if first is None or Path(first).suffix.lower() not in PLUGINS else None,
+                               command="predict", operands="FILES...")
+        files = positionals[1:]
+    if not files:
+        raise TemnnError(f"FILES: no microscope file given after the model {model}; expected "
+                         "`temnn predict MODEL FILES...` or `temnn predict --model NAME_OR_PATH FILES...`")
+    return model, files
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..nn.training import resolve_device
     from ..workflows.predict import predict_files
+
+    model, files = _model_and_files(args)
 
     shown: set[str] = set()
 
@@ -62,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         warnings.showwarning = show
         predict_files(
-            args.model, args.files, args.out, sampling=args.sampling, signal=args.signal, batch_size=args.batch_size,
+            model, files, args.out, sampling=args.sampling, signal=args.signal, batch_size=args.batch_size,
             device=resolve_device(args.device), tile=args.tile, overlap=args.overlap, file_format=args.format,
             overviews=args.overviews, focal_series=args.focal_series, progress=not args.quiet,
         )

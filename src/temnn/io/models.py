@@ -9,8 +9,8 @@ card also holds a ``model_info`` block saying what the model is for::
 
 The label, the sampling range [Å/pixel] and the focal-series length come from the card
 itself (its parameters file and architecture). ``temnn.load_model("NAME")`` and
-``temnn predict NAME FILES`` find a model by name when no file or folder of that name
-exists; ``temnn models`` lists them. Folders are searched in the order of
+``temnn predict --model NAME FILES`` (or ``temnn predict NAME FILES``) find a model by
+name when no file or folder of that name exists; ``temnn models`` lists them. Folders are searched in the order of
 ``TEMNN_MODEL_PATH`` (separated like ``PATH``), then this package's folder; the first
 model of a name wins. Nothing is downloaded.
 """

@@ -15,10 +15,33 @@ from ._base import WorkerWidget, model_trained, show_warning
 from ._layers import CLASS_AXIS, LayerFrames, derived_layer_kwargs, to_layer
 from ._workers import Step, plan_prediction, predict_frames
 
-__all__ = ["ApplyModelWidget", "load_model_file", "FROM_FILE"]
+__all__ = ["ApplyModelWidget", "load_model_file", "named_model_picker", "picked_model", "FROM_FILE"]
 
 FROM_FILE = "model file below"
 """The model choice that means: use the file picked in the ``model`` field."""
+
+
+def named_model_picker(*, labels: tuple[str, ...] | None = None) -> ComboBox:
+    """A drop-down of the named models (shipped and ``TEMNN_MODEL_PATH``, as ``temnn models`` lists them).
+
+    Its first choice, :data:`FROM_FILE`, means the model file picked beside it; every other
+    choice is a model's name, shown with its label, material and beam energy [keV].
+
+    Parameters
+    ----------
+    labels : tuple of str, optional
+        Offer only models of these labels (e.g. ``("Disk", "Gaussian")``); None: all.
+    """
+    named = [(f"{m.name} ({m.label}, {m.material}, {m.beam_energy / 1e3:g} keV)" if m.beam_energy else m.name, m.name)
+             for m in list_models() if labels is None or m.label in labels]
+    return ComboBox(label="named model", choices=[(FROM_FILE, FROM_FILE), *named], value=FROM_FILE,
+                    tooltip="a shipped or TEMNN_MODEL_PATH model (`temnn models` lists them), "
+                            "or the model file picked below")
+
+
+def picked_model(named: ComboBox, model_path: FileEdit) -> str | Path:
+    """The named model picked in ``named``, or else the file of ``model_path`` (``""`` or ``"."``: none picked)."""
+    return model_path.value if named.value == FROM_FILE else named.value
 
 
 def load_model_file(path: str | Path) -> Any:
@@ -56,11 +79,7 @@ class ApplyModelWidget(WorkerWidget):
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__(napari_viewer, run_text="Apply model")
         self.image = self.layer_picker("image", (Image,), tooltip="the image or stack to segment")
-        shipped = [(f"{m.name} ({m.label}, {m.material}, {m.beam_energy / 1e3:g} keV)"
-                    if m.beam_energy else m.name, m.name) for m in list_models()]
-        self.named = ComboBox(label="named model", choices=[(FROM_FILE, FROM_FILE), *shipped], value=FROM_FILE,
-                              tooltip="a shipped or TEMNN_MODEL_PATH model (`temnn models` lists them), "
-                                      "or the model file picked below")
+        self.named = named_model_picker()
         self.model_path = FileEdit(label="model", mode="r", filter="temnn model (*.json *.safetensors)",
                                    tooltip="a temnn model: its .json card or .safetensors weights")
         self.sampling = self.sampling_field()
@@ -78,7 +97,7 @@ class ApplyModelWidget(WorkerWidget):
     @property
     def model_source(self) -> str | Path:
         """The named model picked, or else the model file."""
-        return self.model_path.value if self.named.value == FROM_FILE else self.named.value
+        return picked_model(self.named, self.model_path)
 
     def run(self) -> None:
         import warnings

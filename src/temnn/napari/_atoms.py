@@ -10,7 +10,7 @@ from napari.layers import Image
 from qtpy.QtCore import Qt
 
 from ..errors import TemnnError
-from ._apply_model import channels_background, load_model_file
+from ._apply_model import channels_background, load_model_file, named_model_picker, picked_model
 from ._base import WorkerWidget, show_warning
 from ._layers import LayerFrames, derived_layer_kwargs
 from ._workers import Step, find_atoms, plan_prediction
@@ -40,8 +40,12 @@ def legend_entries(classes: np.ndarray, names: list[str]) -> list[tuple[str, str
     return entries
 
 
+_COLUMN_LABELS = ("Disk", "Gaussian")  # labels whose channels are column classes
+
+
 class FindAtomsWidget(WorkerWidget):
-    """Column positions and classes from a Disk probability layer, or from an image and a Disk model.
+    """Column positions and classes from a Disk probability layer, or from an image and a Disk model
+    (a named model, such as the shipped ``mos2-focal3-columns``, or a model file).
 
     Peaks at least ``min distance`` apart and above ``threshold`` are found in 1 − the
     background channel (or the sum of the channels) and refined to sub-pixel precision;
@@ -56,6 +60,7 @@ class FindAtomsWidget(WorkerWidget):
         super().__init__(napari_viewer, run_text="Find atoms")
         self.source = self.layer_picker("layer", (Image,),
                                         tooltip="a Disk probability layer, or an image when a model is given")
+        self.named = named_model_picker(labels=_COLUMN_LABELS)
         self.model_path = FileEdit(label="Disk model", mode="r", filter="temnn model (*.json *.safetensors)",
                                    value="", tooltip="optional: a Disk model applied to the image layer first")
         self.min_distance = FloatSpinBox(label="min distance [Å]", value=1.2, min=0.01, max=1000.0, step=0.1,
@@ -64,8 +69,8 @@ class FindAtomsWidget(WorkerWidget):
                                       tooltip="smallest column probability")
         self.last_is_background = CheckBox(label="last channel is background", value=True)
         self.sampling = self.sampling_field()
-        self.extend([self.source, self.model_path, self.min_distance, self.threshold, self.last_is_background,
-                     self.sampling])
+        self.extend([self.source, self.named, self.model_path, self.min_distance, self.threshold,
+                     self.last_is_background, self.sampling])
         self.finish_layout()
         self.legend = Label(label="classes", value="")
         self.legend.native.setTextFormat(Qt.TextFormat.RichText)  # coloured discs before the names
@@ -77,10 +82,11 @@ class FindAtomsWidget(WorkerWidget):
         sampling = self.sampling_of(layer, self.sampling.value)
         model = None
         names: list[str] = list((layer.metadata.get("temnn") or {}).get("class_names") or [])
-        if str(self.model_path.value) not in ("", "."):
-            model = load_model_file(self.model_path.value)
-            if model.task.label not in ("Disk", "Gaussian"):
-                raise TemnnError(f"{self.model_path.value}: a {model.task.label} model; Find atoms needs a Disk "
+        source = picked_model(self.named, self.model_path)
+        if str(source) not in ("", "."):
+            model = load_model_file(source)
+            if model.task.label not in _COLUMN_LABELS:
+                raise TemnnError(f"{source}: a {model.task.label} model; Find atoms needs a Disk "
                                  "(or Gaussian) model, whose channels are column classes")
             total = len(plan_prediction(model, frames))
             background = channels_background(model)
