@@ -216,5 +216,7 @@ def test_find_atoms_offers_the_shipped_column_model_by_name(make_napari_viewer, 
     np.testing.assert_allclose(np.sort(points.data, axis=0), np.sort(expected.positions[:, ::-1], axis=0))
     assert sorted(points.features["class"]) == sorted(expected.classes)
     np.testing.assert_allclose(points.face_color, class_colours(points.features["class"]), atol=1e-3)
-    for name, colour, count in legend_entries(points.features["class"], []):
+    names = load_model("mos2-focal3-columns").card["model_info"].get("class_names", [])  # the card names channels
+    assert set(points.features["class_name"]) <= set(names or [f"class {c}" for c in points.features["class"]])
+    for name, colour, count in legend_entries(points.features["class"], names):
         assert f'color:{colour}">&#9679;</span>&nbsp;{name}&nbsp;({count})' in widget.legend.value

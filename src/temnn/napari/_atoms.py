@@ -90,7 +90,8 @@ class FindAtomsWidget(WorkerWidget):
                                  "(or Gaussian) model, whose channels are column classes")
             total = len(plan_prediction(model, frames))
             background = channels_background(model)
-            names = []
+            info = (getattr(model, "card", None) or {}).get("model_info") or {}
+            names = [str(n) for n in info.get("class_names") or []]
         else:
             total = len(frames)
             background = -1 if frames.has_classes and frames.classes > 1 and self.last_is_background.value else None
