@@ -291,13 +291,13 @@ def find_atoms(frames: LayerFrames, *, model: Any | None, sampling: float, min_d
 def _mos2(rng: np.random.Generator, cell: float) -> Any:
     from ..structures.mx2 import random_mx2_flake
 
-    return random_mx2_flake(rng, cell=(cell, cell))
+    return random_mx2_flake(rng=rng, cell=(cell, cell))
 
 
 def _particle(rng: np.random.Generator, cell: float) -> Any:
     from ..structures.particle import random_supported_particle
 
-    return random_supported_particle(rng, "Au", cell=(cell, cell))
+    return random_supported_particle("Au", rng=rng, cell=(cell, cell))
 
 
 @dataclass(frozen=True)
