@@ -755,8 +755,8 @@ class SimulatedData:
     def _column_spacing(self, method: str, min_spacing: float | None, min_distance: float | None) -> float:
         """The smallest column distance [pixels]: ``min_spacing`` [Å], the deprecated ``min_distance`` [pixels],
         or the disc diameter (at least one pixel)."""
-        return length_in_pixels(f"SimulatedData.{method}", name="min_spacing", value=min_spacing, sampling=self.sampling,
-                                old_name="min_distance", old_value=min_distance, depth=1,
+        return length_in_pixels(f"SimulatedData.{method}", name="min_spacing", value=min_spacing,
+                                sampling=self.sampling, old_name="min_distance", old_value=min_distance, depth=1,
                                 default=max(1.0, self.parameters.spotsize / self.sampling))
 
     def _thresholded(self) -> np.ndarray:

@@ -103,7 +103,8 @@ def generate_dataset(
     n : int
         Number of samples to make.
     make_sample : callable
-        ``make_sample(*, rng) -> Sample``, called with the keyword ``rng=`` (SPEC 7); picklable for ``workers > 1`` or ``scheduler``
+        ``make_sample(*, rng) -> Sample``, called with the keyword ``rng=`` (SPEC 7); picklable
+        for ``workers > 1`` or ``scheduler``
         (e.g. ``functools.partial(builder, size=50.0)``).
     seed : int
         Seed of the whole data set (≥ 0).
