@@ -20,11 +20,11 @@ from temnn.structures.mx2 import random_mx2_flake
 from temnn.structures.particle import random_supported_particle
 
 CASES = {
-    "MoS2 flake, 50 Å (publication III defaults)": lambda rng: random_mx2_flake(rng),
+    "MoS2 flake, 50 Å (publication III defaults)": lambda rng: random_mx2_flake(rng=rng),
     "MoS2 on graphene, 50 Å, tilt ≤ 10° (publication I)": lambda rng: random_mx2_flake(
-        rng, graphene=True, vacancies=0.05, holes=0.05, max_tilt=10.0
+        rng=rng, graphene=True, vacancies=0.05, holes=0.05, max_tilt=10.0
     ),
-    "Au on CeO2(111), 60 Å, tilt ≤ 5° (thesis fig. 3.2)": lambda rng: random_supported_particle(rng),
+    "Au on CeO2(111), 60 Å, tilt ≤ 5° (thesis fig. 3.2)": lambda rng: random_supported_particle(rng=rng),
 }
 
 

@@ -29,7 +29,7 @@ import numpy as np
 SIZE = 1024
 PARTICLES = 20
 SAMPLING = 0.5  # Å/pixel
-MIN_SEPARATION = 1.0  # nm = 20 px at 0.5 Å/pixel
+MIN_SEPARATION = 1.0  # nm = 20 px at 0.5 Å/pixel (min_spacing = 10 Å)
 
 
 def frames(count: int, *, seed: int = 0) -> Iterator[np.ndarray]:
@@ -58,7 +58,7 @@ def child(count: int) -> dict:
     generate = time.perf_counter() - start
     start = time.perf_counter()
     ids = 0
-    for labels in temnn.track(frames(count), min_separation=MIN_SEPARATION, sampling=SAMPLING):
+    for labels in temnn.track(frames(count), min_spacing=MIN_SEPARATION * 10.0, sampling=SAMPLING):
         ids = max(ids, int(labels.max()))
     total = time.perf_counter() - start
     return {

@@ -60,7 +60,7 @@ def mos2_sheet() -> Atoms:
 
 def gold_on_ceria() -> Atoms:
     """An Au particle on CeO₂(111) in a 60 × 60 Å cell (thesis fig. 3.2), the builder's defaults."""
-    return random_supported_particle(sample_rng(0, 0)).atoms
+    return random_supported_particle(rng=sample_rng(0, 0)).atoms
 
 
 CASES = {

@@ -54,7 +54,7 @@ def test_abtem_exit_wave_separates_mo_and_s2_columns():
     wave = abtem.PlaneWave(energy=50e3).multislice(potential).compute(scheduler="synchronous", progress_bar=False)
     psi, sampling = wave.array, wave.sampling
     sites = atoms.positions[[0, 1], :2] / np.array(sampling)
-    points = argand_points(psi, min_distance=10, sites=sites, site_classes=[0, 1], radius=1.5)
+    points = argand_points(psi, sampling=sampling[0], min_spacing=1.0, sites=sites, site_classes=[0, 1], radius=1.5)
     assert sorted(points.classes.tolist()) == [0, 1]  # exactly the two columns, nothing in vacuum
     for k in (0, 1):
         ix, iy = np.rint(sites[k]).astype(int)

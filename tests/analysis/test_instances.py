@@ -20,7 +20,7 @@ def disc(cx: float, cy: float, r: float) -> np.ndarray:
 def test_touching_and_overlapping_discs_come_apart(distance):
     # Two discs of radius 20 px whose centres are 40 (touching), 36 or 30 px apart (overlapping).
     mask = disc(30, 40, 20) | disc(30 + distance, 40, 20)
-    labels = temnn.label_instances(mask, 1.5, 1.0)  # 1.5 nm = 15 px at 1 Å/px
+    labels = temnn.label_instances(mask, sampling=1.0, min_spacing=15.0)  # 15 Å = 15 px at 1 Å/px
     assert labels.max() == 2
     assert labels[30, 40] != labels[30 + distance, 40]
     assert set(np.unique(labels[mask])) == {1, 2}  # every particle pixel belongs to one of them
@@ -33,12 +33,12 @@ def test_elongated_particle_stays_one():
     # The distance map of a rod has a flat ridge; it must seed one watershed, not several.
     rod = np.zeros((200, 60), dtype=bool)
     rod[20:180, 15:45] = True
-    assert label_instances(rod, 1.0, 1.0).max() == 1
+    assert label_instances(rod, sampling=1.0, min_spacing=10.0).max() == 1
 
 
 def test_area_in_nm2_from_sampling():
     r, sampling = 20.0, 0.5  # px, Å/px
-    labels = label_instances(disc(60, 40, r), 0.5, sampling)
+    labels = label_instances(disc(60, 40, r), sampling=sampling, min_spacing=5.0)
     (inst,) = Slice.from_labels(labels, sampling)
     assert inst.area == pytest.approx(np.pi * r**2 * sampling**2 / 100, rel=0.02)
     assert inst.properties["equivalent_diameter_nm"] == pytest.approx(2 * r * sampling / 10, rel=0.01)
@@ -50,20 +50,20 @@ def test_small_regions_removed_and_threshold():
     prob = np.zeros((120, 80))
     prob[disc(40, 40, 20)] = 0.8
     prob[disc(100, 60, 4)] = 0.9  # 50 px² < (1 nm)² = 100 px² at 1 Å/px
-    labels = label_instances(prob, 1.0, 1.0)
+    labels = label_instances(prob, sampling=1.0, min_spacing=10.0)
     assert labels.max() == 1 and labels[100, 60] == 0 and labels[40, 40] == 1
-    assert label_instances(prob, 1.0, 1.0, threshold=0.85).max() == 0  # the big one is below threshold
-    assert label_instances(np.zeros((10, 10)), 1.0, 1.0).max() == 0
-    assert label_instances(np.zeros((10, 10)), 1.0, 1.0).dtype == np.int32
+    assert label_instances(prob, sampling=1.0, min_spacing=10.0, threshold=0.85).max() == 0  # the big one: below
+    assert label_instances(np.zeros((10, 10)), sampling=1.0, min_spacing=10.0).max() == 0
+    assert label_instances(np.zeros((10, 10)), sampling=1.0, min_spacing=10.0).dtype == np.int32
 
 
 def test_bad_arguments():
-    with pytest.raises(TemnnError, match="min_separation"):
-        label_instances(disc(40, 40, 20), 0, 1.0)
+    with pytest.raises(TemnnError, match="min_spacing"):
+        label_instances(disc(40, 40, 20), sampling=1.0, min_spacing=0.0)
     with pytest.raises(TemnnError, match="sampling"):
-        label_instances(disc(40, 40, 20), 1.0, -1)
+        label_instances(disc(40, 40, 20), sampling=-1, min_spacing=10.0)
     with pytest.raises(TemnnError, match="one"):
-        label_instances(np.zeros((2, 8, 8)), 1.0, 1.0)
+        label_instances(np.zeros((2, 8, 8)), sampling=1.0, min_spacing=10.0)
 
 
 def test_slice_and_instance_objects():

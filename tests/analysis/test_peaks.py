@@ -36,12 +36,12 @@ def test_com_is_biased_in_a_narrow_window():
     assert np.hypot(*(fit - (20.4, 30.6))) < 1e-6
 
 
-def test_min_distance_and_threshold():
+def test_min_spacing_and_threshold():
     two = gaussian(30, 30, sigma=1.0) + gaussian(30, 36, sigma=1.0, height=0.8)  # 6 px apart
-    both = find_peaks(two, min_distance=5)
+    both = find_peaks(two, sampling=0.5, min_spacing=2.5)
     assert len(both) == 2
     assert np.hypot(*(both.positions[0] - both.positions[1])) >= 5
-    close = find_peaks(two, min_distance=7)
+    close = find_peaks(two, sampling=0.5, min_spacing=3.5)
     assert len(close) == 1 and close.positions[0] == pytest.approx([30, 30], abs=0.05)  # the higher one is kept
     weak = gaussian(20, 20, height=0.4) + gaussian(45, 45)
     assert len(find_peaks(weak, threshold=0.5)) == 1
@@ -49,7 +49,7 @@ def test_min_distance_and_threshold():
     assert len(found) == 2 and found.values.tolist() == pytest.approx([1.0, 0.4], abs=1e-6)  # most probable first
     rng = np.random.default_rng(0)
     noisy = rng.random((64, 64))
-    pixels = find_peaks(noisy, min_distance=4, threshold=0.2, refine="none").positions
+    pixels = find_peaks(noisy, sampling=0.5, min_spacing=2.0, threshold=0.2, refine="none").positions
     d = np.hypot(*(pixels[:, None] - pixels[None]).transpose(2, 0, 1))
     assert len(pixels) > 20 and d[np.triu_indices(len(pixels), 1)].min() >= 4
     assert noisy[pixels[:, 0].astype(int), pixels[:, 1].astype(int)].min() >= 0.2
@@ -58,7 +58,7 @@ def test_min_distance_and_threshold():
 def test_flat_disc_gives_one_peak():
     # A binary Disk label is a plateau: skimage's peak_local_max returns several of its pixels.
     disc = (np.hypot(X - 20.3, Y - 30.6) <= 6).astype(float)
-    peaks = find_peaks(disc, min_distance=3)
+    peaks = find_peaks(disc, sampling=0.5, min_spacing=1.5)
     assert len(peaks) == 1
     assert np.hypot(*(peaks.positions[0] - (20.3, 30.6))) < 0.5
 

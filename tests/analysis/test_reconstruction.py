@@ -35,7 +35,7 @@ def series() -> tuple[np.ndarray, np.ndarray]:
     from temnn.simulate.waves import WaveSettings, exit_wave
     from temnn.structures.mx2 import random_mx2_flake
 
-    sample = random_mx2_flake(np.random.default_rng(0), cell=(16.0, 16.0), vacancies=0.0, holes=0.0, max_tilt=0.0)
+    sample = random_mx2_flake(rng=np.random.default_rng(0), cell=(16.0, 16.0), vacancies=0.0, holes=0.0, max_tilt=0.0)
     wave = exit_wave(sample.atoms, WaveSettings(energy=ENERGY, sampling=SAMPLING))
     assert wave.gpts == (160, 160) and np.allclose(wave.sampling, SAMPLING)
     truth = wave.array.astype(np.complex128)

@@ -22,7 +22,7 @@ def disc(cx: float, cy: float, r: float) -> np.ndarray:
 def test_moving_disc_keeps_its_id_for_50_frames():
     r, step = 10.0, 3.0  # moves 0.3 radius per frame
     frames = (disc(20 + step * t, 24, r).astype(np.float32) for t in range(50))  # a generator: one pass only
-    tracked = list(temnn.track(frames, min_separation=1.0, sampling=1.0))
+    tracked = list(temnn.track(frames, min_spacing=10.0, sampling=1.0))
     assert len(tracked) == 50
     assert all(set(np.unique(f)) == {0, 1} for f in tracked)
     assert tracked[-1][int(20 + step * 49), 24] == 1
@@ -31,7 +31,7 @@ def test_moving_disc_keeps_its_id_for_50_frames():
 def test_vanishing_and_appearing_particles_get_distinct_ids():
     a, b = disc(40, 24, 10), disc(150, 24, 10)
     stack = np.stack([a, a, b, b | a, np.zeros_like(a), a])
-    tracked = list(track(stack, min_separation=1.0, sampling=1.0))
+    tracked = list(track(stack, min_spacing=10.0, sampling=1.0))
     ids = [sorted(set(np.unique(f)) - {0}) for f in tracked]
     # a = 1; a vanishes when b appears (2); a returns (3, ids are never reused); empty frame; a again (4)
     assert ids == [[1], [1], [2], [2, 3], [], [4]]
@@ -79,18 +79,18 @@ def test_merge_takes_the_id_of_the_largest_overlap():
 
 
 def test_one_frame_and_empty_stacks():
-    one = list(track([disc(40, 24, 10)], min_separation=1.0, sampling=1.0))
+    one = list(track([disc(40, 24, 10)], min_spacing=10.0, sampling=1.0))
     assert len(one) == 1 and one[0].max() == 1
-    assert list(track([], min_separation=1.0, sampling=1.0)) == []
-    empty = list(track(np.zeros((3, 20, 20)), min_separation=1.0, sampling=1.0))
+    assert list(track([], min_spacing=10.0, sampling=1.0)) == []
+    empty = list(track(np.zeros((3, 20, 20)), min_spacing=10.0, sampling=1.0))
     assert [f.max() for f in empty] == [0, 0, 0]
 
 
 def test_arguments_checked_before_the_first_frame():
-    with pytest.raises(TemnnError, match="min_separation"):
-        track(iter([]), min_separation=-1, sampling=1.0)
+    with pytest.raises(TemnnError, match="min_spacing"):
+        track(iter([]), min_spacing=-10.0, sampling=1.0)
     with pytest.raises(TemnnError, match="overlap"):
-        track(iter([]), min_separation=1, sampling=1.0, overlap=0)
+        track(iter([]), min_spacing=10.0, sampling=1.0, overlap=0)
     tracker = Tracker()
     tracker.update(np.zeros((5, 5), np.int32))
     with pytest.raises(TemnnError, match="shape"):
@@ -100,7 +100,7 @@ def test_arguments_checked_before_the_first_frame():
 def test_property_table_csv_and_plot(tmp_path):
     sampling, step = 0.5, 3.0  # Å/px, px per frame
     frames = [disc(40 + step * t, 24, 12) for t in range(4)] + [disc(40 + step * 4, 24, 12) | disc(160, 24, 12)]
-    rows = property_table(track(frames, min_separation=1.0, sampling=sampling), sampling, frame_interval=0.4)
+    rows = property_table(track(frames, min_spacing=10.0, sampling=sampling), sampling, frame_interval=0.4)
     assert [(r["frame"], r["id"]) for r in rows] == [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (4, 2)]
     first = [r for r in rows if r["id"] == 1]
     assert np.isnan(first[0]["displacement_nm"])

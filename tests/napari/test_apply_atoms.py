@@ -144,8 +144,8 @@ def test_points_from_an_image_and_a_disk_model(make_napari_viewer, run_widget, t
     widget.threshold.value = 0.3
     run_widget(widget)
     model = load_model(widget.model_path.value)
-    expected = find_peaks(predict(model, image.T[None], sampling=SAMPLING, tile=512, resample=True), min_distance=widget.min_distance.value
-                          / SAMPLING, threshold=0.3, background=-1)
+    expected = find_peaks(predict(model, image.T[None], sampling=SAMPLING, tile=512, resample=True), sampling=SAMPLING,
+                          min_spacing=widget.min_distance.value, threshold=0.3, background=-1)
     points = viewer.layers["image atoms"]
     assert len(points.data) == len(expected)
     np.testing.assert_allclose(np.sort(points.data, axis=0), np.sort(expected.positions[:, ::-1], axis=0))

@@ -28,8 +28,8 @@ def _column_members(atoms: Atoms) -> dict[int, list[str]]:
 def test_cut_flake_realises_the_requested_vacancy_and_hole_fractions(vacancies, holes):
     unit = mx2("MoS2")
     # The same generator state draws the same outline, so the pristine flake is the reference.
-    pristine = cut_flake(np.random.default_rng(4), unit, radius=14.0)
-    defective = cut_flake(np.random.default_rng(4), unit, radius=14.0, vacancies=vacancies, holes=holes, vacancy_elements=["S"])
+    pristine = cut_flake(unit, rng=np.random.default_rng(4), radius=14.0)
+    defective = cut_flake(unit, rng=np.random.default_rng(4), radius=14.0, vacancies=vacancies, holes=holes, vacancy_elements=["S"])
     assert _keys(defective) <= _keys(pristine)
 
     pristine_columns = _column_members(pristine)
@@ -53,15 +53,15 @@ def test_cut_flake_realises_the_requested_vacancy_and_hole_fractions(vacancies, 
 
 def test_vacancies_are_restricted_to_the_given_elements():
     unit = graphene("BN", a=2.50)
-    flake = cut_flake(np.random.default_rng(1), unit, radius=12.0, vacancies=0.3, vacancy_elements=["N"])
-    pristine = cut_flake(np.random.default_rng(1), unit, radius=12.0)
+    flake = cut_flake(unit, rng=np.random.default_rng(1), radius=12.0, vacancies=0.3, vacancy_elements=["N"])
+    pristine = cut_flake(unit, rng=np.random.default_rng(1), radius=12.0)
     count = lambda atoms, e: atoms.get_chemical_symbols().count(e)  # noqa: E731
     assert count(flake, "B") == count(pristine, "B")
     assert count(pristine, "N") - count(flake, "N") == round(0.3 * count(pristine, "N"))
 
 
 def test_flake_outline_is_convex_and_inside_the_disc():
-    flake = cut_flake(np.random.default_rng(2), mx2("MoS2"), radius=10.0)
+    flake = cut_flake(mx2("MoS2"), rng=np.random.default_rng(2), radius=10.0)
     assert np.linalg.norm(flake.positions[:, :2], axis=1).max() <= 10.0 + 0.3
     assert len(flake) > 0
 
@@ -69,7 +69,7 @@ def test_flake_outline_is_convex_and_inside_the_disc():
 def test_generic_flake_from_a_unit_cell_file(tmp_path):
     path = tmp_path / "hbn.json"
     write(path, graphene("BN", a=2.50, vacuum=5.0))
-    sample = random_flake(np.random.default_rng(3), path, cell=(25, 25), vacancies=0.0, holes=0.0, max_tilt=0.0, distort=0.0)
+    sample = random_flake(path, rng=np.random.default_rng(3), cell=(25, 25), vacancies=0.0, holes=0.0, max_tilt=0.0, distort=0.0)
     assert sample.class_names == ("1B", "1N")
     symbols = np.array(sample.atoms.get_chemical_symbols())
     # Every atom is its own column; sites sit on the atoms (no tilt, no perturbation).
@@ -83,7 +83,7 @@ def test_generic_flake_from_a_unit_cell_file(tmp_path):
 def test_generic_flake_of_mos2_gives_the_mos2_classes(tmp_path):
     path = tmp_path / "mos2.traj"
     write(path, mx2("MoS2", vacuum=4.0))
-    sample = random_flake(np.random.default_rng(0), path, cell=25, vacancy_elements=["S"], vacancies=0.2)
+    sample = random_flake(path, rng=np.random.default_rng(0), cell=25, vacancy_elements=["S"], vacancies=0.2)
     assert sample.class_names == ("1Mo", "2S", "1S")
     assert flake_classes(read_unit_cell(path))[0] == ["Mo", "S"]
 
@@ -92,7 +92,7 @@ def test_generic_flake_of_mos2_gives_the_mos2_classes(tmp_path):
 def test_tilted_rotated_flake_stays_inside_the_cell_with_vacuum_and_whole_columns(seed):
     cell, vacuum = (22.0, 26.0), 2.0
     sample = random_flake(
-        np.random.default_rng(seed), mx2("MoS2"), cell=cell, vacancies=0.0, holes=0.0, max_tilt=30.0, radius=16.0, vacuum=vacuum
+        mx2("MoS2"), rng=np.random.default_rng(seed), cell=cell, vacancies=0.0, holes=0.0, max_tilt=30.0, radius=16.0, vacuum=vacuum
     )
     atoms = sample.atoms
     assert atoms.pbc.all() and np.allclose(atoms.cell[:], np.diag(atoms.cell.lengths()))
@@ -109,15 +109,15 @@ def test_tilted_rotated_flake_stays_inside_the_cell_with_vacuum_and_whole_column
 
 def test_unit_cell_errors_name_the_file_and_the_fix(tmp_path):
     with pytest.raises(TemnnError, match="not found"):
-        random_flake(np.random.default_rng(0), tmp_path / "missing.cif")
+        random_flake(tmp_path / "missing.cif", rng=np.random.default_rng(0))
     bad = tmp_path / "bad.xyz"
     bad.write_text("this is not a structure\n")
     with pytest.raises(TemnnError, match="bad.xyz"):
-        random_flake(np.random.default_rng(0), bad)
+        random_flake(bad, rng=np.random.default_rng(0))
     upright = Atoms("C2", positions=[(0, 0, 0), (1.2, 0, 0.7)], cell=[[2.46, 0, 0], [0, 0, 2.46], [0, 10, 0]])
     with pytest.raises(TemnnError, match="xy plane"):
         read_unit_cell(upright)
     with pytest.raises(TemnnError, match="vacancy_elements"):
-        random_flake(np.random.default_rng(0), graphene(), vacancy_elements=["N"])
+        random_flake(graphene(), rng=np.random.default_rng(0), vacancy_elements=["N"])
     with pytest.raises(TemnnError, match="hull_points"):
-        random_flake(np.random.default_rng(0), graphene(), hull_points=2)
+        random_flake(graphene(), rng=np.random.default_rng(0), hull_points=2)

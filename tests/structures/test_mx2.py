@@ -16,7 +16,7 @@ def _counts(sample) -> dict[str, int]:
 
 
 def test_default_is_mos2_with_its_three_column_classes():
-    sample = random_mx2_flake(np.random.default_rng(0), cell=CELL)
+    sample = random_mx2_flake(rng=np.random.default_rng(0), cell=CELL)
     assert sample.class_names == ("1Mo", "2S", "1S")
     assert set(sample.atoms.get_chemical_symbols()) == {"Mo", "S"}
     assert sample.object_atoms is None and sample.mask_classes is None
@@ -24,7 +24,7 @@ def test_default_is_mos2_with_its_three_column_classes():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_one_1s_column_per_vacancy_and_stoichiometry_without_holes(seed):
-    sample = random_mx2_flake(np.random.default_rng(seed), cell=CELL, vacancies=0.15, holes=0.0, max_tilt=0.0)
+    sample = random_mx2_flake(rng=np.random.default_rng(seed), cell=CELL, vacancies=0.15, holes=0.0, max_tilt=0.0)
     counts = _counts(sample)
     symbols = sample.atoms.get_chemical_symbols()
     assert symbols.count("Mo") == counts["1Mo"]
@@ -38,14 +38,14 @@ def test_one_1s_column_per_vacancy_and_stoichiometry_without_holes(seed):
 def test_vacancy_range_is_drawn_per_sample():
     fractions = []
     for seed in range(6):
-        counts = _counts(random_mx2_flake(np.random.default_rng(seed), cell=CELL, vacancies=(0.0, 0.3), holes=0.0))
+        counts = _counts(random_mx2_flake(rng=np.random.default_rng(seed), cell=CELL, vacancies=(0.0, 0.3), holes=0.0))
         fractions.append(counts["1S"] / (2 * (counts["2S"] + counts["1S"])))
     assert max(fractions) - min(fractions) > 0.05
     assert all(0.0 <= f <= 0.3 + 0.02 for f in fractions)
 
 
 def test_sites_sit_on_the_columns_of_an_unperturbed_flake():
-    sample = random_mx2_flake(np.random.default_rng(2), cell=CELL, vacancies=0.0, holes=0.0, distort=0.0, max_tilt=0.0)
+    sample = random_mx2_flake(rng=np.random.default_rng(2), cell=CELL, vacancies=0.0, holes=0.0, distort=0.0, max_tilt=0.0)
     xy = sample.atoms.positions[:, :2]
     distance = np.linalg.norm(sample.sites[:, None] - xy[None], axis=2)
     assert distance.min(axis=1).max() < 1e-9  # every site is on an atom column
@@ -62,8 +62,8 @@ def test_sites_sit_on_the_columns_of_an_unperturbed_flake():
 def test_tilt_keeps_the_columns_and_moves_the_sites_to_the_projected_centre():
     # Same seed, different max_tilt: the same flake, tilted. At up to 10° a 2S pair spreads by up
     # to 0.55 Å, more than the 0.3 Å tolerance; the columns must still be 2S.
-    flat = random_mx2_flake(np.random.default_rng(5), cell=40, max_tilt=0.0, distort=0.0, radius=12)
-    tilted = random_mx2_flake(np.random.default_rng(5), cell=40, max_tilt=10.0, distort=0.0, radius=12)
+    flat = random_mx2_flake(rng=np.random.default_rng(5), cell=40, max_tilt=0.0, distort=0.0, radius=12)
+    tilted = random_mx2_flake(rng=np.random.default_rng(5), cell=40, max_tilt=10.0, distort=0.0, radius=12)
     assert _counts(flat) == _counts(tilted)
     spread = _max_2s_spread(tilted)
     assert spread > 0.3
@@ -82,7 +82,7 @@ def _max_2s_spread(sample) -> float:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_atom_is_inside_the_cell_with_the_vacuum_margin(seed):
-    sample = random_mx2_flake(np.random.default_rng(seed), cell=(24.0, 30.0), max_tilt=10.0, radius=20, graphene=seed == 2)
+    sample = random_mx2_flake(rng=np.random.default_rng(seed), cell=(24.0, 30.0), max_tilt=10.0, radius=20, graphene=seed == 2)
     atoms = sample.atoms
     assert atoms.pbc.all()
     np.testing.assert_allclose(atoms.cell[:], np.diag([24.0, 30.0, atoms.cell[2, 2]]))
@@ -92,8 +92,8 @@ def test_every_atom_is_inside_the_cell_with_the_vacuum_margin(seed):
 
 def test_split_1s_separates_upper_and_lower_layer_vacancies():
     kwargs = dict(cell=CELL, vacancies=0.4, holes=0.0, max_tilt=0.0, distort=0.0)
-    plain = random_mx2_flake(np.random.default_rng(3), **kwargs)
-    split = random_mx2_flake(np.random.default_rng(3), split_1s=True, **kwargs)
+    plain = random_mx2_flake(rng=np.random.default_rng(3), **kwargs)
+    split = random_mx2_flake(rng=np.random.default_rng(3), split_1s=True, **kwargs)
     assert split.class_names == ("1Mo", "2S", "1S-top", "1S-bottom")
     np.testing.assert_array_equal(plain.sites, split.sites)
     single = plain.classes == 2
@@ -109,7 +109,7 @@ def test_split_1s_separates_upper_and_lower_layer_vacancies():
 
 def test_graphene_support_lies_below_at_the_drawn_distance_and_has_no_sites():
     for seed in range(3):
-        sample = random_mx2_flake(np.random.default_rng(seed), cell=CELL, graphene=True, max_tilt=0.0, distort=0.0)
+        sample = random_mx2_flake(rng=np.random.default_rng(seed), cell=CELL, graphene=True, max_tilt=0.0, distort=0.0)
         symbols = np.array(sample.atoms.get_chemical_symbols())
         z = sample.atoms.positions[:, 2]
         assert len(np.unique(z[symbols == "C"].round(9))) == 1
@@ -131,7 +131,7 @@ def test_graphene_lattice_is_rotated_by_the_publication_i_cases():
     relative = []
     for seed in range(12):
         sample = random_mx2_flake(
-            np.random.default_rng(seed), cell=CELL, graphene=True, support_distance=5.0, max_tilt=0.0, distort=0.0
+            rng=np.random.default_rng(seed), cell=CELL, graphene=True, support_distance=5.0, max_tilt=0.0, distort=0.0
         )
         symbols = np.array(sample.atoms.get_chemical_symbols())
         angle_c = _bond_angle(sample.atoms.positions[symbols == "C"], 1.42)  # bonds are 30° off the lattice
@@ -151,7 +151,7 @@ def _bond_angle(positions: np.ndarray, length: float) -> float:
 
 def test_support_rotation_cases_appear_a_quarter_each():
     rng = np.random.default_rng(0)
-    angles = np.array([draw_support_rotation(rng) for _ in range(4000)])
+    angles = np.array([draw_support_rotation(rng=rng) for _ in range(4000)])
     for case in (0.0, 15.0, 30.0):
         assert abs(np.mean(angles == case) - 0.25) < 0.03
     random = angles[~np.isin(angles, (0.0, 15.0, 30.0))]
@@ -160,9 +160,9 @@ def test_support_rotation_cases_appear_a_quarter_each():
 
 
 def test_same_seed_same_sample_and_different_seeds_differ():
-    a = random_mx2_flake(np.random.default_rng(7), cell=CELL, graphene=True)
-    b = random_mx2_flake(np.random.default_rng(7), cell=CELL, graphene=True)
-    c = random_mx2_flake(np.random.default_rng(8), cell=CELL, graphene=True)
+    a = random_mx2_flake(rng=np.random.default_rng(7), cell=CELL, graphene=True)
+    b = random_mx2_flake(rng=np.random.default_rng(7), cell=CELL, graphene=True)
+    c = random_mx2_flake(rng=np.random.default_rng(8), cell=CELL, graphene=True)
     np.testing.assert_array_equal(a.atoms.positions, b.atoms.positions)
     np.testing.assert_array_equal(a.atoms.numbers, b.atoms.numbers)
     np.testing.assert_array_equal(a.sites, b.sites)
@@ -177,30 +177,30 @@ def test_other_compounds_use_their_lattice_and_class_names():
     np.testing.assert_allclose(np.ptp(unit.positions[:, 2]), thickness)
     custom = mx2_unit_cell("Mo", "S", a=3.16)
     np.testing.assert_allclose(np.linalg.norm(custom.cell[0]), 3.16)
-    sample = random_mx2_flake(np.random.default_rng(0), metal="W", chalcogen="Se", cell=CELL, split_1s=True)
+    sample = random_mx2_flake(rng=np.random.default_rng(0), metal="W", chalcogen="Se", cell=CELL, split_1s=True)
     assert sample.class_names == ("1W", "2Se", "1Se-top", "1Se-bottom")
 
 
 def test_bad_options_raise_user_errors_naming_the_option():
     rng = np.random.default_rng(0)
     with pytest.raises(TemnnError, match="'vacancies'"):
-        random_mx2_flake(rng, vacancies=0.7)
+        random_mx2_flake(rng=rng, vacancies=0.7)
     with pytest.raises(TemnnError, match="'holes' is a reversed range"):
-        random_mx2_flake(rng, holes=(0.1, 0.0))
+        random_mx2_flake(rng=rng, holes=(0.1, 0.0))
     with pytest.raises(TemnnError, match="'cell'"):
-        random_mx2_flake(rng, cell=(-5, 10))
+        random_mx2_flake(rng=rng, cell=(-5, 10))
     with pytest.raises(TemnnError, match="'max_tilt'"):
-        random_mx2_flake(rng, max_tilt=120)
+        random_mx2_flake(rng=rng, max_tilt=120)
     with pytest.raises(TemnnError, match="'a' and 'thickness'"):
         mx2_unit_cell("Nb", "S")
     with pytest.raises(TemnnError, match="'metal'"):
         mx2_unit_cell("Xx", "S")
     with pytest.raises(TemnnError, match="too small"):
-        random_mx2_flake(rng, cell=(5, 5))
+        random_mx2_flake(rng=rng, cell=(5, 5))
 
 
 def test_all_holes_give_an_empty_but_valid_sample():
-    sample = random_mx2_flake(np.random.default_rng(0), cell=CELL, holes=1.0, graphene=True)
+    sample = random_mx2_flake(rng=np.random.default_rng(0), cell=CELL, holes=1.0, graphene=True)
     assert set(sample.atoms.get_chemical_symbols()) <= {"C"}
     assert sample.sites.shape == (0, 2) and sample.classes.shape == (0,)
     assert len(sample.object_atoms) == 0

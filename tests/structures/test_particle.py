@@ -37,7 +37,7 @@ def _widest_gap(particle: np.ndarray, support: np.ndarray) -> tuple[float, float
 
 
 def test_untilted_particle_looks_down_110_columns():
-    sample = random_supported_particle(np.random.default_rng(1), max_tilt=0.0, distort=0.0, **SMALL)
+    sample = random_supported_particle(rng=np.random.default_rng(1), max_tilt=0.0, distort=0.0, **SMALL)
     particle = sample.object_atoms.positions
     columns = find_columns(particle, tolerance=0.05)
     # [110] zone axis: atoms of a column share (x, y) exactly and repeat every a/√2 along z.
@@ -55,7 +55,7 @@ def test_untilted_particle_looks_down_110_columns():
 @pytest.mark.parametrize("max_tilt, gap", [(0.0, 1.0), (5.0, 1.0), (3.0, 2.5)])
 def test_particle_sits_gap_above_the_support_surface(max_tilt, gap):
     sample = random_supported_particle(
-        np.random.default_rng(2), max_tilt=max_tilt, gap=gap, distort=0.0, layers=(5, 7), cell=(50.0, 50.0)
+        rng=np.random.default_rng(2), max_tilt=max_tilt, gap=gap, distort=0.0, layers=(5, 7), cell=(50.0, 50.0)
     )
     particle, support = _parts(sample)
     assert len(support) > 100
@@ -65,7 +65,7 @@ def test_particle_sits_gap_above_the_support_surface(max_tilt, gap):
 
 
 def test_classes_mask_and_object_atoms():
-    sample = random_supported_particle(np.random.default_rng(0), **SMALL)
+    sample = random_supported_particle(rng=np.random.default_rng(0), **SMALL)
     assert sample.class_names == ("particle", "support") and sample.mask_classes == (0,)
     assert set(sample.object_atoms.get_chemical_symbols()) == {"Au"}
     symbols = np.array(sample.atoms.get_chemical_symbols())
@@ -81,7 +81,7 @@ def test_classes_mask_and_object_atoms():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_everything_inside_the_cell_with_two_angstrom_vacuum(seed):
-    sample = random_supported_particle(np.random.default_rng(seed), max_tilt=8.0, **SMALL)
+    sample = random_supported_particle(rng=np.random.default_rng(seed), max_tilt=8.0, **SMALL)
     atoms = sample.atoms
     assert atoms.pbc.all()
     np.testing.assert_allclose(atoms.cell[:], np.diag([40.0, 40.0, atoms.cell[2, 2]]))
@@ -90,7 +90,7 @@ def test_everything_inside_the_cell_with_two_angstrom_vacuum(seed):
 
 
 def test_support_thickness_along_the_beam():
-    sample = random_supported_particle(np.random.default_rng(3), **{**SMALL, "support_thickness": 18.0})
+    sample = random_supported_particle(rng=np.random.default_rng(3), **{**SMALL, "support_thickness": 18.0})
     _, support = _parts(sample)
     extent = np.ptp(support[:, 2])
     # The block spans 18 Å along z; its atoms fill it to within one column repeat (a/√2 of CeO2).
@@ -101,8 +101,8 @@ def test_tilt_keeps_columns_whole():
     # Same seed, same particle; with a tilt the atoms of a column spread more than the 0.3 Å
     # tolerance in projection, yet each column stays one site at its projected centre of mass.
     kwargs = dict(layers=(5, 6), cell=(70.0, 70.0), support=None, distort=0.0)
-    flat = random_supported_particle(np.random.default_rng(4), max_tilt=0.0, **kwargs)
-    tilted = random_supported_particle(np.random.default_rng(4), max_tilt=8.0, **kwargs)
+    flat = random_supported_particle(rng=np.random.default_rng(4), max_tilt=0.0, **kwargs)
+    tilted = random_supported_particle(rng=np.random.default_rng(4), max_tilt=8.0, **kwargs)
     assert len(flat.object_atoms) == len(tilted.object_atoms)
     assert np.count_nonzero(tilted.classes == 0) == np.count_nonzero(flat.classes == 0)
     columns = find_columns(flat.object_atoms.positions, tolerance=0.05)
@@ -115,9 +115,9 @@ def test_tilt_keeps_columns_whole():
 
 
 def test_same_seed_same_sample_and_different_seeds_differ():
-    a = random_supported_particle(np.random.default_rng(9), **SMALL)
-    b = random_supported_particle(np.random.default_rng(9), **SMALL)
-    c = random_supported_particle(np.random.default_rng(10), **SMALL)
+    a = random_supported_particle(rng=np.random.default_rng(9), **SMALL)
+    b = random_supported_particle(rng=np.random.default_rng(9), **SMALL)
+    c = random_supported_particle(rng=np.random.default_rng(10), **SMALL)
     np.testing.assert_array_equal(a.atoms.positions, b.atoms.positions)
     np.testing.assert_array_equal(a.sites, b.sites)
     np.testing.assert_array_equal(a.classes, b.classes)
@@ -126,21 +126,21 @@ def test_same_seed_same_sample_and_different_seeds_differ():
 
 def test_other_metals_and_supports():
     sample = random_supported_particle(
-        np.random.default_rng(5), "Pt", support="MgO", support_surface=(1, 0, 0), layers=(5, 6), cell=40
+        "Pt", rng=np.random.default_rng(5), support="MgO", support_surface=(1, 0, 0), layers=(5, 6), cell=40
     )
     symbols = set(sample.atoms.get_chemical_symbols())
     assert symbols == {"Pt", "Mg", "O"}
-    free = random_supported_particle(np.random.default_rng(5), "Ag", support=None, layers=4, cell=30)
+    free = random_supported_particle("Ag", rng=np.random.default_rng(5), support=None, layers=4, cell=30)
     assert set(free.atoms.get_chemical_symbols()) == {"Ag"} and set(free.classes.tolist()) == {0}
 
 
 def test_bad_options_raise_user_errors():
     rng = np.random.default_rng(0)
     with pytest.raises(TemnnError, match="lattice_constant"):
-        random_supported_particle(rng, "Fe")
+        random_supported_particle("Fe", rng=rng)
     with pytest.raises(TemnnError, match="'layers'"):
-        random_supported_particle(rng, layers=(15, 7))
+        random_supported_particle(rng=rng, layers=(15, 7))
     with pytest.raises(TemnnError, match="CeO2"):
-        random_supported_particle(rng, support="Kryptonite")
+        random_supported_particle(rng=rng, support="Kryptonite")
     with pytest.raises(TemnnError, match="does not lie in the surface"):
-        random_supported_particle(rng, support_zone=(1, 1, 0))
+        random_supported_particle(rng=rng, support_zone=(1, 1, 0))

@@ -12,7 +12,7 @@ from temnn.structures.preview import plot_sample
 
 
 def test_plot_sample_draws_atoms_and_one_legend_entry_per_class():
-    sample = random_mx2_flake(np.random.default_rng(0), cell=(24, 24), vacancies=0.2)
+    sample = random_mx2_flake(rng=np.random.default_rng(0), cell=(24, 24), vacancies=0.2)
     ax = plot_sample(sample)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     counts = np.bincount(sample.classes, minlength=3)
@@ -25,8 +25,8 @@ def test_plot_sample_draws_atoms_and_one_legend_entry_per_class():
 
 def test_save_preview_writes_a_png_with_a_panel_per_sample(tmp_path):
     samples = [
-        random_mx2_flake(np.random.default_rng(1), cell=(24, 24), graphene=True),
-        random_supported_particle(np.random.default_rng(1), layers=4, cell=30),
+        random_mx2_flake(rng=np.random.default_rng(1), cell=(24, 24), graphene=True),
+        random_supported_particle(rng=np.random.default_rng(1), layers=4, cell=30),
     ]
     path = tmp_path / "preview.png"
     save_preview(samples, path, columns=2, titles=["MoS2 on graphene", "Au on CeO2"])

@@ -69,7 +69,7 @@ def _gaussian_trajectory(atoms: Atoms, sigma: np.ndarray, frames: int, seed: int
 
 
 def test_amplitudes_by_element_and_coordination_match_the_drawn_ones() -> None:
-    flake = random_mx2_flake(np.random.default_rng(3), cell=(24, 24), vacancies=0.0, holes=0.0, distort=0.0,
+    flake = random_mx2_flake(rng=np.random.default_rng(3), cell=(24, 24), vacancies=0.0, holes=0.0, distort=0.0,
                              max_tilt=0.0).atoms
     cn = _coordination(flake)
     symbols = np.array(flake.get_chemical_symbols())
@@ -222,7 +222,7 @@ def test_frozen_phonon_average_broadens_a_column_by_the_displacement_variance() 
     # The structures-stage hook makes the same configurations.
     hook = FrozenPhonons(amplitudes, 2)
     expected = frozen_phonon_wave(atoms, amplitudes, 2, settings, rng=np.random.default_rng(1))
-    assert np.array_equal(hook(atoms, settings, np.random.default_rng(1)).array, expected.array)
+    assert np.array_equal(hook(atoms, settings, rng=np.random.default_rng(1)).array, expected.array)
 
 
 def test_bad_trajectories_and_files_raise(tmp_path) -> None:

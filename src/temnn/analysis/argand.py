@@ -17,8 +17,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import TemnnError
+from ..units import length_in_pixels
 from ._arrays import complex_wave
-from .peaks import assign_classes, find_peaks
+from .peaks import _find_peaks, assign_classes
 
 __all__ = ["ArgandPoints", "argand_points", "plot_argand"]
 
@@ -45,9 +46,9 @@ class ArgandPoints:
         return len(self.values)
 
 
-def argand_points(wave: np.ndarray, *, min_distance: float = 5.0, threshold: float = 0.1,
-                  sites: np.ndarray | None = None, site_classes: np.ndarray | None = None,
-                  radius: float | None = None) -> ArgandPoints:
+def argand_points(wave: np.ndarray, *, sampling: float | None = None, min_spacing: float | None = None,
+                  threshold: float = 0.1, sites: np.ndarray | None = None, site_classes: np.ndarray | None = None,
+                  radius: float | None = None, min_distance: float | None = None) -> ArgandPoints:
     """Values of an exit wave at the local maxima of |ψ − 1|, with the class of each column.
 
     Parameters
@@ -55,8 +56,11 @@ def argand_points(wave: np.ndarray, *, min_distance: float = 5.0, threshold: flo
     wave
         Complex (nx, ny) exit wave or real (2, nx, ny) (real, imaginary) parts
         [dimensionless, vacuum = 1].
-    min_distance
-        Smallest distance between two columns [pixels].
+    sampling
+        Pixel size of the wave [Å/pixel]; needed with ``min_spacing``.
+    min_spacing
+        Smallest distance between two columns [Å]; default (neither ``min_spacing``
+        nor ``min_distance``) 5 pixels.
     threshold
         Smallest peak height as a fraction of the largest |ψ − 1| [0-1].
     sites
@@ -65,7 +69,10 @@ def argand_points(wave: np.ndarray, *, min_distance: float = 5.0, threshold: flo
     site_classes
         (M,) class of each site.
     radius
-        Largest distance from a peak to its site [pixels]; default ``min_distance``.
+        Largest distance from a peak to its site [pixels], like the sites and the
+        positions (pixel coordinates); default the spacing in pixels.
+    min_distance
+        Deprecated: the smallest distance in pixels, without ``sampling``; warns.
 
     Returns
     -------
@@ -78,10 +85,18 @@ def argand_points(wave: np.ndarray, *, min_distance: float = 5.0, threshold: flo
     >>> import numpy as np
     >>> x, y = np.mgrid[:32, :32]
     >>> wave = 1 + 0.2j * np.exp(-((x - 10) ** 2 + (y - 12) ** 2) / 4.0)
-    >>> p = argand_points(wave)
+    >>> p = argand_points(wave, sampling=0.1, min_spacing=0.5)
     >>> p.positions.tolist(), np.round(p.values, 3).tolist()
     ([[10.0, 12.0]], [(1+0.2j)])
     """
+    distance = length_in_pixels("argand_points", name="min_spacing", value=min_spacing, sampling=sampling,
+                                old_name="min_distance", old_value=min_distance, default=5.0)
+    return _argand_points(wave, distance, threshold=threshold, sites=sites, site_classes=site_classes, radius=radius)
+
+
+def _argand_points(wave: np.ndarray, distance: float, *, threshold: float = 0.1, sites: np.ndarray | None = None,
+                   site_classes: np.ndarray | None = None, radius: float | None = None) -> ArgandPoints:
+    """:func:`argand_points` with the spacing ``distance`` in pixels."""
     psi = complex_wave(wave, name="wave")
     change = np.abs(psi - 1.0)
     top = float(change.max())
@@ -90,8 +105,7 @@ def argand_points(wave: np.ndarray, *, min_distance: float = 5.0, threshold: flo
     if top == 0.0:
         empty = np.zeros(0)
         return ArgandPoints(np.zeros((0, 2)), empty.astype(complex), empty.astype(np.int64))
-    peaks = find_peaks(change, min_distance=min_distance, threshold=max(threshold * top, np.finfo(float).tiny),
-                       refine="none")
+    peaks = _find_peaks(change, distance, threshold=max(threshold * top, np.finfo(float).tiny), refine="none")
     pixels = peaks.positions.astype(np.intp)
     values = psi[pixels[:, 0], pixels[:, 1]]
     if sites is None:
@@ -99,7 +113,7 @@ def argand_points(wave: np.ndarray, *, min_distance: float = 5.0, threshold: flo
     else:
         if site_classes is None:
             raise TemnnError("site_classes: give the class of every site together with sites")
-        classes = assign_classes(pixels, sites, site_classes, radius=min_distance if radius is None else radius)
+        classes = assign_classes(pixels, sites, site_classes, radius=distance if radius is None else radius)
     return ArgandPoints(peaks.positions, values, classes)
 
 

@@ -414,7 +414,8 @@ class ExperimentalData:
         Parameters
         ----------
         sigma : float
-            Standard deviation of the apodisation edge [pixels].
+            Standard deviation of the apodisation edge [pixels]: a filter on the pixel grid
+            of the transform, like ``size`` (see the units section of the physics conventions).
         size : int, optional
             Side of the square transform [pixels]; default: the region's bounding box plus
             3σ on each side, rounded up to a fast FFT size.

@@ -24,7 +24,7 @@ from scipy import ndimage as ndi
 
 from ..errors import TemnnError
 from ..checks import positive_sampling
-from .peaks import refine_peaks, regional_maxima
+from .peaks import _regional_maxima, refine_peaks
 
 __all__ = [
     "crop_size",
@@ -92,7 +92,9 @@ def apodised_power_spectrum(image: np.ndarray, mask: np.ndarray, *, size: int, s
         Side of the square crop centred on the mask's bounding box [pixels]; parts
         outside the image are zero.
     sigma
-        Standard deviation of the Gaussian that softens the mask edge [pixels].
+        Standard deviation of the Gaussian that softens the mask edge [pixels]: a
+        filter on the pixel grid of the crop, like ``size`` (see the units section
+        of the physics conventions).
 
     Returns
     -------
@@ -187,7 +189,8 @@ def strongest_fourier_peaks(spectrum: np.ndarray, sampling: float, *, n: int = 2
         Radius around zero frequency that is ignored (the window's own transform)
         [spectrum pixels].
     min_distance
-        Smallest distance between two peaks [spectrum pixels].
+        Smallest distance between two peaks [spectrum pixels of 1 / (n · sampling) 1/Å]:
+        a distance in the spectrum, not a length.
 
     Returns
     -------
@@ -198,8 +201,7 @@ def strongest_fourier_peaks(spectrum: np.ndarray, sampling: float, *, n: int = 2
     spectrum = np.asarray(spectrum, dtype=np.float64)
     dq, kx, ky = _frequency_grid(spectrum, sampling)
     upper = (ky > 0) | ((ky == 0) & (kx > 0))
-    _, _, pixels = regional_maxima(spectrum, min_distance=min_distance,
-                                   mask=upper & (np.hypot(kx, ky) > dc_radius))
+    _, _, pixels = _regional_maxima(spectrum, min_distance, mask=upper & (np.hypot(kx, ky) > dc_radius))
     pixels = pixels[:n]
     centre = spectrum.shape[0] // 2
     return (pixels - centre) * dq

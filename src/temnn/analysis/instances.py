@@ -10,7 +10,8 @@ come apart along the neck between them. Regions smaller than the square
 of the minimum separation are removed as noise (thesis section 6.1).
 
 Label images index (x, y) like the images: ``labels[ix, iy]``; 0 is background.
-Lengths in the properties are in nm and areas in nm², as in the thesis.
+The minimum separation is a keyword in Å (``min_spacing``, with ``sampling``); the
+columns of the property table are in nm and nm², as in the thesis.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from skimage.segmentation import watershed
 
 from ..errors import TemnnError
 from ..checks import finite_threshold, positive_sampling, real_finite
-from .peaks import regional_maxima
+from ..units import length_in_pixels
+from .peaks import _regional_maxima
 
 if TYPE_CHECKING:
     from skimage.measure._regionprops import RegionProperties
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "label_instances",
     "min_separation_pixels",
+    "separation_pixels",
     "Instance2D",
     "Slice",
     "INSTANCE_PROPERTIES",
@@ -76,32 +79,66 @@ def register_property(name: str, function: PropertyFunction) -> None:
 
 
 def min_separation_pixels(min_separation: float, sampling: float) -> float:
-    """A minimum separation [nm] in pixels for a sampling [Å/pixel]."""
-    sampling = positive_sampling(sampling)
-    try:
-        value = float(min_separation)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not np.isfinite(value) or value <= 0:
-        raise TemnnError(f"min_separation: expected a positive distance in nm, got {min_separation!r}")
-    return value * 10.0 / sampling
+    """Deprecated: a minimum separation [nm] in pixels for a sampling [Å/pixel]; warns.
+
+    Give lengths in Å instead (``min_spacing=``), converted by :func:`temnn.units.length_in_pixels`.
+    """
+    return separation_pixels("min_separation_pixels", sampling=sampling, min_spacing=None,
+                             min_separation=min_separation)
 
 
-def label_instances(prob: np.ndarray, min_separation: float, sampling: float, *,
-                    threshold: float = 0.5) -> np.ndarray:
+def separation_pixels(where: str, *, sampling: float, min_spacing: float | None,
+                      min_separation: float | None = None) -> float:
+    """The smallest particle separation in pixels: ``min_spacing`` [Å] or the deprecated ``min_separation`` [nm].
+
+    Parameters
+    ----------
+    where : str
+        The calling function, for the messages.
+    sampling : float
+        Pixel size [Å/pixel].
+    min_spacing : float or None
+        Smallest distance between particle centres [Å].
+    min_separation : float or None
+        The same in nm (deprecated spelling; warns).
+
+    Returns
+    -------
+    float
+        The separation [pixels].
+
+    Examples
+    --------
+    >>> separation_pixels("track", sampling=0.5, min_spacing=10.0)
+    20.0
+    """
+    separation = length_in_pixels(where, name="min_spacing", value=min_spacing, sampling=sampling,
+                                  old_name="min_separation", old_value=min_separation, old_unit="nm",
+                                  depth=1)  # the warning points at the public function's caller
+    if separation is None or separation <= 0:
+        given = f"min_separation: expected a positive distance in nm, got {min_separation!r}" \
+            if min_separation is not None else f"min_spacing: expected a positive distance in Å, got {min_spacing!r}"
+        raise TemnnError(f"{where}: {given} (the smallest distance between particle centres)")
+    return separation
+
+
+def label_instances(prob: np.ndarray, *, sampling: float, min_spacing: float | None = None,
+                    threshold: float = 0.5, min_separation: float | None = None) -> np.ndarray:
     """Split a segmentation into one labelled region per particle.
 
     Parameters
     ----------
     prob
         (nx, ny) probability map [0-1] or binary mask of the particles.
-    min_separation
-        Smallest distance between two particle centres [nm]. Its square is the
-        smallest particle area kept [nm²].
     sampling
         Pixel size [Å/pixel].
+    min_spacing
+        Smallest distance between two particle centres [Å]. Its square is the
+        smallest particle area kept [Å²].
     threshold
         A pixel belongs to a particle where ``prob >= threshold`` [probability].
+    min_separation
+        Deprecated: the smallest distance in nm (``min_spacing`` = 10 · ``min_separation``); warns.
 
     Returns
     -------
@@ -113,14 +150,20 @@ def label_instances(prob: np.ndarray, min_separation: float, sampling: float, *,
     >>> import numpy as np
     >>> x, y = np.mgrid[:80, :50]
     >>> two = (np.hypot(x - 22, y - 25) < 15) | (np.hypot(x - 50, y - 25) < 15)
-    >>> int(label_instances(two, 1.0, 0.5).max())
+    >>> int(label_instances(two, sampling=0.5, min_spacing=10.0).max())
     2
     """
+    separation = separation_pixels("label_instances", sampling=sampling, min_spacing=min_spacing,
+                                   min_separation=min_separation)
+    return _label_instances(prob, separation, threshold=threshold)
+
+
+def _label_instances(prob: np.ndarray, separation: float, *, threshold: float) -> np.ndarray:
+    """:func:`label_instances` with the separation in pixels."""
     prob = real_finite(prob, name="prob")
     if prob.ndim != 2:
         raise TemnnError(f"prob: expected one (nx, ny) frame, got an array of shape {prob.shape}")
     threshold = finite_threshold(threshold)
-    separation = min_separation_pixels(min_separation, sampling)
     labels = np.zeros(prob.shape, dtype=np.int32)
     regions, _ = ndi.label(prob >= threshold, structure=np.ones((3, 3)))
     count = 0
@@ -135,9 +178,9 @@ def label_instances(prob: np.ndarray, min_separation: float, sampling: float, *,
         # Seeds rise at least a quarter pixel above the saddle towards a higher maximum (h-maxima):
         # the nearly flat ridge along the neck of two touching particles otherwise seeds a third.
         seeds = region & h_maxima(distance, 0.25).astype(bool)
-        markers, _, _ = regional_maxima(distance, min_distance=separation, mask=seeds)
+        markers, _, _ = _regional_maxima(distance, separation, mask=seeds)
         parts = watershed(-distance, markers, connectivity=2, mask=region)
-        keep = np.bincount(parts.ravel()) >= separation**2  # particles smaller than min_separation² go
+        keep = np.bincount(parts.ravel()) >= separation**2  # particles smaller than min_spacing² go
         keep[0] = False
         new_label = np.zeros(len(keep), dtype=np.int32)
         new_label[keep] = np.arange(count + 1, count + 1 + np.count_nonzero(keep), dtype=np.int32)

@@ -477,7 +477,9 @@ def find_vacuum(image: np.ndarray, size: int, *, smoothing: float = 2.0, step: i
     size : int
         Window side [pixels].
     smoothing : float
-        Standard deviation of the Gaussian smoothing [pixels].
+        Standard deviation of the Gaussian smoothing [pixels]: it suppresses the shot
+        noise, which is independent from pixel to pixel, so it is a width on the pixel
+        grid like ``size`` and ``step``, not a length in the specimen.
     step : int, optional
         Spacing of the candidate corners [pixels]; ``size // 8`` by default.
 

@@ -2,7 +2,9 @@
 
 Maps index (x, y) like abTEM: ``prob[k, ix, iy]`` is the probability of class ``k``
 at position (ix·s, iy·s) [Å] for a sampling s [Å/pixel]. Positions are returned in
-pixels as (ix, iy) floats; :func:`pixels_to_angstrom` converts them.
+pixels as (ix, iy) floats; :func:`pixels_to_angstrom` converts them. Distances between
+peaks are in Å with the sampling (``min_spacing=…, sampling=…``); the pixel spelling
+``min_distance`` is deprecated (see :func:`temnn.units.length_in_pixels`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from skimage.morphology import local_maxima
 
 from ..checks import finite_threshold, positive_sampling, real_finite
 from ..errors import TemnnError
+from ..units import length_in_pixels
 from ._arrays import class_maps
 
 __all__ = [
@@ -93,22 +96,27 @@ def angstrom_to_pixels(positions: np.ndarray, sampling: float) -> np.ndarray:
     return np.asarray(positions, dtype=np.float64) / positive_sampling(sampling)
 
 
-def regional_maxima(image: np.ndarray, *, min_distance: float, mask: np.ndarray | None = None,
-                    regions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maxima of an image, one per flat top, spaced at least ``min_distance`` apart.
+def regional_maxima(image: np.ndarray, *, sampling: float | None = None, min_spacing: float | None = None,
+                    mask: np.ndarray | None = None, regions: np.ndarray | None = None,
+                    min_distance: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maxima of an image, one per flat top, spaced at least ``min_spacing`` apart.
 
     Parameters
     ----------
     image
         (nx, ny) map.
-    min_distance
-        Smallest distance between two kept maxima [pixels]; of two closer maxima
-        the higher one is kept (the first in raster order on a tie).
+    sampling
+        Pixel size of the map [Å/pixel].
+    min_spacing
+        Smallest distance between two kept maxima [Å]; of two closer maxima the
+        higher one is kept (the first in raster order on a tie).
     mask
         Where maxima may lie (default: everywhere).
     regions
         Integer label image; when given, spacing is enforced only between maxima of
         the same region, so every region keeps at least its highest maximum.
+    min_distance
+        Deprecated: the smallest distance in pixels, without ``sampling``; warns.
 
     Returns
     -------
@@ -127,7 +135,24 @@ def regional_maxima(image: np.ndarray, *, min_distance: float, mask: np.ndarray 
     saturated softmax, the ridge of a distance map) spaced by ``min_distance``, so one
     flat disc gives several peaks. Here each flat top is first merged into one
     candidate and only then are the candidates spaced.
+
+    Examples
+    --------
+    >>> x = np.arange(64)[:, None] * np.ones((1, 8))
+    >>> two = np.exp(-(x - 20) ** 2 / 8) + 0.9 * np.exp(-(x - 50) ** 2 / 8)  # ridges 3 Å apart at 0.1 Å/pixel
+    >>> [len(regional_maxima(two, sampling=0.1, min_spacing=s)[1]) for s in (2.0, 4.0)]
+    [2, 1]
     """
+    distance = length_in_pixels("regional_maxima", name="min_spacing", value=min_spacing, sampling=sampling,
+                                old_name="min_distance", old_value=min_distance)
+    if distance is None:
+        raise TemnnError("regional_maxima: give min_spacing= in Å with sampling= in Å/pixel")
+    return _regional_maxima(image, distance, mask=mask, regions=regions)
+
+
+def _regional_maxima(image: np.ndarray, distance: float, *, mask: np.ndarray | None = None,
+                     regions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`regional_maxima` with the spacing ``distance`` in pixels."""
     image = np.asarray(image, dtype=np.float64)
     if image.size and np.ptp(image) > 0:
         is_max = local_maxima(image, connectivity=2, allow_borders=True)
@@ -149,7 +174,7 @@ def regional_maxima(image: np.ndarray, *, min_distance: float, mask: np.ndarray 
     if regions is not None:
         group[member] = np.asarray(regions)[ix, iy]
     order = np.lexsort((np.arange(n), -heights))  # highest first, raster order on ties
-    neighbours = cKDTree(centres).query_ball_point(centres, r=float(min_distance))
+    neighbours = cKDTree(centres).query_ball_point(centres, r=float(distance))
     keep = np.zeros(n, dtype=bool)
     suppressed = np.zeros(n, dtype=bool)
     # Greedy non-maximum suppression (as peak_local_max does), within one region.
@@ -250,18 +275,22 @@ def _gaussian_shift(values: np.ndarray, inside: np.ndarray, ox: np.ndarray, oy: 
     return shift
 
 
-def find_peaks(prob: np.ndarray, *, min_distance: float = 5.0, threshold: float = 0.5,
-               background: int | None = None, refine: Refinement = "gaussian", window: int = 3) -> Peaks:
+def find_peaks(prob: np.ndarray, *, sampling: float | None = None, min_spacing: float | None = None,
+               threshold: float = 0.5, background: int | None = None, refine: Refinement = "gaussian",
+               window: int = 3, min_distance: float | None = None) -> Peaks:
     """Atomic-column positions and classes from a (class) probability map.
 
     Parameters
     ----------
     prob
         (nx, ny) map or (K, nx, ny) class probability maps [0-1].
-    min_distance
-        Smallest distance between two columns [pixels]; of two closer maxima the
+    sampling
+        Pixel size of the map [Å/pixel]; needed with ``min_spacing``.
+    min_spacing
+        Smallest distance between two columns [Å]; of two closer maxima the
         more probable one is kept. It applies to the peak pixels: refining two
-        strongly overlapping peaks can bring them closer.
+        strongly overlapping peaks can bring them closer. Default (neither
+        ``min_spacing`` nor ``min_distance``): 5 pixels.
     threshold
         Smallest column probability of a peak [0-1].
     background
@@ -277,6 +306,8 @@ def find_peaks(prob: np.ndarray, *, min_distance: float = 5.0, threshold: float 
         window reaches past the disc edge) or ``"none"``.
     window
         Half-width of the refinement window [pixels]; about the column radius.
+    min_distance
+        Deprecated: the smallest distance in pixels, without ``sampling``; warns.
 
     Returns
     -------
@@ -289,10 +320,18 @@ def find_peaks(prob: np.ndarray, *, min_distance: float = 5.0, threshold: float 
     >>> import numpy as np
     >>> x, y = np.mgrid[:32, :32]
     >>> prob = np.exp(-((x - 10.3) ** 2 + (y - 20.6) ** 2) / 4.0)
-    >>> peaks = find_peaks(prob)
+    >>> peaks = find_peaks(prob, sampling=0.1, min_spacing=0.5)
     >>> np.round(peaks.positions, 3).tolist(), peaks.classes.tolist()
     ([[10.3, 20.6]], [0])
     """
+    distance = length_in_pixels("find_peaks", name="min_spacing", value=min_spacing, sampling=sampling,
+                                old_name="min_distance", old_value=min_distance, default=5.0)
+    return _find_peaks(prob, distance, threshold=threshold, background=background, refine=refine, window=window)
+
+
+def _find_peaks(prob: np.ndarray, distance: float, *, threshold: float = 0.5, background: int | None = None,
+                refine: Refinement = "gaussian", window: int = 3) -> Peaks:
+    """:func:`find_peaks` with the spacing ``distance`` in pixels."""
     maps = class_maps(real_finite(prob, name="prob"), name="prob").astype(np.float64, copy=False)
     threshold = finite_threshold(threshold)
     if background is not None:
@@ -307,9 +346,9 @@ def find_peaks(prob: np.ndarray, *, min_distance: float = 5.0, threshold: float 
     else:
         detection = maps.sum(axis=0)
         classes_maps = maps
-    if min_distance < 1:
-        raise TemnnError(f"min_distance: expected at least 1 pixel, got {min_distance!r}")
-    _, heights, pixel = regional_maxima(detection, min_distance=min_distance, mask=detection >= threshold)
+    if distance < 1:
+        raise TemnnError(f"min_spacing (min_distance): expected at least 1 pixel, got {distance!r} pixels")
+    _, heights, pixel = _regional_maxima(detection, distance, mask=detection >= threshold)
     positions = refine_peaks(detection, pixel, window=window, method=refine)
     classes = np.argmax(classes_maps[:, pixel[:, 0], pixel[:, 1]], axis=0) if len(pixel) else np.zeros(0, np.int64)
     return Peaks(positions, classes, heights)

@@ -42,6 +42,7 @@ import numpy as np
 from ..io.provenance import OverlapReport
 from ..errors import TemnnError
 from ..parameters import Parameters
+from ..units import length_in_pixels
 from .metrics import ATOMIC_F1_RADIUS, AtomicScores, Score, WaveRMSE, atomic_scores, exit_wave_rmse, pixel_scores
 
 __all__ = [
@@ -457,7 +458,7 @@ class SimulatedData:
     """Thesis name of :meth:`f1_score` (listing 3.9)."""
 
     def atomic_f1(self, radius: float = ATOMIC_F1_RADIUS, *, threshold: float = 0.5,
-                  min_distance: float | None = None) -> AtomicScores:
+                  min_spacing: float | None = None, min_distance: float | None = None) -> AtomicScores:
         """Atomic F1-Score of a Disk or Gaussian prediction (publication III, section 2).
 
         Columns are the peaks of the prediction (probability ≥ ``threshold``) and of the label
@@ -471,9 +472,11 @@ class SimulatedData:
             ``radius / sampling`` pixels of this image.
         threshold : float
             Smallest column probability of a predicted peak [0-1].
+        min_spacing : float, optional
+            Smallest distance between two columns [Å]; default the disc diameter
+            ``spotsize`` (at least one pixel).
         min_distance : float, optional
-            Smallest distance between two columns [pixels]; default the disc diameter
-            ``spotsize / sampling`` (at least 1).
+            Deprecated: the same in pixels; warns.
 
         Returns
         -------
@@ -481,16 +484,16 @@ class SimulatedData:
             Per class (by channel index), summed over classes (``overall``) and regardless of
             class (``class_agnostic``).
         """
-        from .peaks import find_peaks
+        from .peaks import _find_peaks
 
         self._require("atomic_f1", segmentation=True)
         if self.parameters.label not in ("Disk", "Gaussian"):
             raise TemnnError(f"{self.path}: the atomic F1-Score needs Disk or Gaussian labels (atomic columns), "
                              f"not {self.parameters.label}; use f1_score() for the pixel F1-Score")
-        distance = self._min_distance(min_distance)
+        distance = self._column_spacing("atomic_f1", min_spacing, min_distance)
         background = -1 if self.has_background else None
-        found = find_peaks(self.prediction, min_distance=distance, threshold=threshold, background=background)
-        true = find_peaks(self.label, min_distance=distance, threshold=0.5, background=background)
+        found = _find_peaks(self.prediction, distance, threshold=threshold, background=background)
+        true = _find_peaks(self.label, distance, threshold=0.5, background=background)
         return atomic_scores(found, true, radius=radius, sampling=self.sampling)
 
     def rmse(self) -> WaveRMSE:
@@ -524,7 +527,7 @@ class SimulatedData:
                 float(np.count_nonzero(self.label[0] > 0.5)) * pixel_area)
 
     def metrics_row(self, *, radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5,
-                    min_distance: float | None = None) -> dict[str, Any]:
+                    min_spacing: float | None = None, min_distance: float | None = None) -> dict[str, Any]:
         """The image's row of an evaluation table: what it is, and every score of its label type.
 
         Parameters
@@ -533,8 +536,10 @@ class SimulatedData:
             Atomic F1 matching radius [Å].
         threshold : float
             Probability threshold of pixels and columns [0-1].
+        min_spacing : float, optional
+            Smallest distance between two columns [Å] (see :meth:`atomic_f1`).
         min_distance : float, optional
-            Smallest distance between two columns [pixels] (see :meth:`atomic_f1`).
+            Deprecated: the same in pixels; warns.
 
         Returns
         -------
@@ -572,7 +577,7 @@ class SimulatedData:
             names = self.class_names
             row.update({f"pixel_f1_{name}": _class_f1(pixels.per_class[k])
                         for k, name in zip(self.class_channels, names)})
-            columns = self.atomic_f1(radius, threshold=threshold, min_distance=min_distance)
+            columns = self.atomic_f1(radius, threshold=threshold, min_spacing=min_spacing, min_distance=min_distance)
             row.update(atomic_f1=columns.overall.f1, atomic_precision=columns.overall.precision,
                        atomic_recall=columns.overall.recall)
             row.update({f"atomic_f1_{name}": _class_f1(columns.per_class.get(k, Score(0, 0, 0)))
@@ -586,7 +591,7 @@ class SimulatedData:
 
     # -------------------------------------------------------------------------- plots
     def plot(self, *, path: str | os.PathLike | None = None, axes: Sequence[Any] | None = None,
-             title: str | None = None, threshold: float = 0.5,
+             title: str | None = None, threshold: float = 0.5, min_spacing: float | None = None,
              min_distance: float | None = None) -> tuple[Any, list[Any]]:
         """The image(s), label and prediction side by side, with a scale bar.
 
@@ -607,8 +612,10 @@ class SimulatedData:
             instead of a new figure.
         title : str, optional
             Text before the panel titles of the first image (e.g. "best").
-        threshold, min_distance : float
-            Column detection settings for the ``+`` marks (see :meth:`atomic_f1`) [0-1], [pixels].
+        threshold, min_spacing : float
+            Column detection settings for the ``+`` marks (see :meth:`atomic_f1`) [0-1], [Å].
+        min_distance : float, optional
+            Deprecated: ``min_spacing`` in pixels; warns.
 
         Returns
         -------
@@ -646,10 +653,10 @@ class SimulatedData:
             show_image(ax, data, sampling=self.sampling if k == 0 else None, **style)
             ax.set_title(f"{title}: {name}" if title and k == 0 else name, fontsize=9)
         if self.prediction is not None and self.parameters.label in ("Disk", "Gaussian"):
-            from .peaks import find_peaks
+            from .peaks import _find_peaks
 
-            found = find_peaks(self.prediction, min_distance=self._min_distance(min_distance), threshold=threshold,
-                               background=-1 if self.has_background else None)
+            found = _find_peaks(self.prediction, self._column_spacing("plot", min_spacing, min_distance),
+                                threshold=threshold, background=-1 if self.has_background else None)
             axes[-1].scatter(found.positions[:, 0], found.positions[:, 1], c=found.classes, marker="+", s=40,
                              linewidths=1.2, cmap="viridis", vmin=0, vmax=max(self.label.shape[0] - 1, 1))
             axes[-1].set_title(f"prediction, {len(found)} columns (+)", fontsize=9)
@@ -664,8 +671,8 @@ class SimulatedData:
         maps = 2 * waves if self.parameters.label == "Exitwave" else waves
         return self.image.shape[0] + maps
 
-    def plot_argand(self, *, path: str | os.PathLike | None = None, min_distance: float | None = None,
-                    threshold: float = 0.1) -> tuple[Any, list[Any]]:
+    def plot_argand(self, *, path: str | os.PathLike | None = None, min_spacing: float | None = None,
+                    threshold: float = 0.1, min_distance: float | None = None) -> tuple[Any, list[Any]]:
         """Argand plots of the predicted and the true exit wave side by side (publication I, fig. 5).
 
         The points are ψ at the local maxima of ``|ψ − 1|`` (:func:`~temnn.analysis.argand.argand_points`),
@@ -675,23 +682,27 @@ class SimulatedData:
         ----------
         path : str or os.PathLike, optional
             Save the figure there (atomically).
-        min_distance : float, optional
-            Smallest distance between two columns [pixels]; default 1 Å.
+        min_spacing : float, optional
+            Smallest distance between two columns [Å]; default 1 Å.
         threshold : float
             Smallest peak as a fraction of the largest ``|ψ − 1|`` [0-1].
+        min_distance : float, optional
+            Deprecated: ``min_spacing`` in pixels; warns.
 
         Returns
         -------
         (figure, axes)
         """
-        from .argand import argand_points, plot_argand
+        from .argand import _argand_points, plot_argand
 
         self._require("plot_argand", segmentation=False)
-        distance = 1.0 / self.sampling if min_distance is None else min_distance
+        distance = length_in_pixels("SimulatedData.plot_argand", name="min_spacing", value=min_spacing,
+                                    sampling=self.sampling, old_name="min_distance", old_value=min_distance,
+                                    default=1.0 / self.sampling)
         sites, classes, names = self._sites()
         known = {"sites": sites, "site_classes": classes} if len(sites) else {}
-        predicted = argand_points(self.prediction, min_distance=distance, threshold=threshold, **known)
-        true = argand_points(self.label, min_distance=distance, threshold=threshold, **known)
+        predicted = _argand_points(self.prediction, distance, threshold=threshold, **known)
+        true = _argand_points(self.label, distance, threshold=threshold, **known)
         return plot_argand(predicted, true, class_names=list(names) or None, path=path)
 
     def plot_disagreement(self, *, path: str | os.PathLike | None = None) -> tuple[Any, list[Any]]:
@@ -741,10 +752,12 @@ class SimulatedData:
         if not segmentation and self.parameters.label != "Exitwave":
             raise TemnnError(f"{what}: needs an Exitwave label, not {self.parameters.label}; use f1_score()")
 
-    def _min_distance(self, min_distance: float | None) -> float:
-        if min_distance is not None:
-            return float(min_distance)
-        return max(1.0, self.parameters.spotsize / self.sampling)
+    def _column_spacing(self, method: str, min_spacing: float | None, min_distance: float | None) -> float:
+        """The smallest column distance [pixels]: ``min_spacing`` [Å], the deprecated ``min_distance`` [pixels],
+        or the disc diameter (at least one pixel)."""
+        return length_in_pixels(f"SimulatedData.{method}", name="min_spacing", value=min_spacing,
+                                sampling=self.sampling, old_name="min_distance", old_value=min_distance, depth=1,
+                                default=max(1.0, self.parameters.spotsize / self.sampling))
 
     def _thresholded(self) -> np.ndarray:
         """The prediction for drawing: a single sigmoid channel as 0/1 at 0.5, class maps as they are."""

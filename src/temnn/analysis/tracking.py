@@ -39,7 +39,7 @@ from skimage.segmentation import relabel_sequential
 
 from ..errors import TemnnError
 from ..checks import positive_sampling
-from .instances import Slice, label_instances, min_separation_pixels
+from .instances import Slice, _label_instances, separation_pixels
 
 __all__ = ["Tracker", "track", "property_table", "plot_property"]
 
@@ -129,8 +129,8 @@ class Tracker:
         return links
 
 
-def track(stack: Iterable[np.ndarray], *, min_separation: float, sampling: float,
-          threshold: float = 0.5, overlap: float = 0.5) -> Iterator[np.ndarray]:
+def track(stack: Iterable[np.ndarray], *, sampling: float, min_spacing: float | None = None,
+          threshold: float = 0.5, overlap: float = 0.5, min_separation: float | None = None) -> Iterator[np.ndarray]:
     """Split every frame into particles and track them ("Label by 2+1D connectivity").
 
     Frames are read, labelled and yielded one at a time, so memory stays flat
@@ -142,16 +142,18 @@ def track(stack: Iterable[np.ndarray], *, min_separation: float, sampling: float
     stack
         Iterable of (nx, ny) probability maps [0-1] or binary masks: a (T, nx, ny)
         array, a memory map, a generator, a zarr or dask array.
-    min_separation
-        Smallest distance between particle centres [nm]; its square is the smallest
-        particle area kept [nm²].
     sampling
         Pixel size [Å/pixel].
+    min_spacing
+        Smallest distance between particle centres [Å]; its square is the smallest
+        particle area kept [Å²].
     threshold
         A pixel belongs to a particle where ``frame >= threshold`` [probability].
     overlap
         Smallest overlap that carries an id to the next frame (see :class:`Tracker`)
         [fraction].
+    min_separation
+        Deprecated: the smallest distance in nm (``min_spacing`` = 10 · ``min_separation``); warns.
 
     Yields
     ------
@@ -163,16 +165,17 @@ def track(stack: Iterable[np.ndarray], *, min_separation: float, sampling: float
     >>> import numpy as np
     >>> x, y = np.mgrid[:64, :64]
     >>> frames = (np.hypot(x - 20 - 2 * t, y - 32) < 10 for t in range(5))
-    >>> [int(f.max()) for f in track(frames, min_separation=1.0, sampling=1.0)]
+    >>> [int(f.max()) for f in track(frames, sampling=1.0, min_spacing=10.0)]
     [1, 1, 1, 1, 1]
     """
-    min_separation_pixels(min_separation, sampling)  # check the arguments now, not at the first frame
+    # the arguments are checked now, not at the first frame
+    separation = separation_pixels("track", sampling=sampling, min_spacing=min_spacing, min_separation=min_separation)
     tracker = Tracker(overlap=overlap)
 
     def frames() -> Iterator[np.ndarray]:
         for frame in stack:
-            yield tracker._update_sequential(label_instances(np.asarray(frame), min_separation, sampling,
-                                                             threshold=threshold))
+            yield tracker._update_sequential(_label_instances(np.asarray(frame), separation,
+                                                              threshold=threshold))
 
     return frames()
 

@@ -103,7 +103,7 @@ class FindAtomsWidget(WorkerWidget):
         def add_layer(_: Any) -> None:
             self._add_points(layer, found, sampling, names, stacked=total > 1 and frames.has_frames)
 
-        self.start(find_atoms(frames, model=model, sampling=sampling, min_distance=self.min_distance.value,
+        self.start(find_atoms(frames, model=model, sampling=sampling, min_spacing=self.min_distance.value,
                               threshold=self.threshold.value, background=background),
                    on_step=keep, on_done=add_layer)
 

@@ -101,7 +101,7 @@ def mos2_focal_series(*, size: int = 192, sampling: float = 0.15, step: float = 
 
         energy, cs = 50e3, -10e4  # [eV], [Å]: an aberration-corrected microscope, negative Cs
         cell = size * sampling + 2.0
-        sample = random_mx2_flake(sample_rng(seed, 0, stage="demo"), cell=(cell, cell))
+        sample = random_mx2_flake(rng=sample_rng(seed, 0, stage="demo"), cell=(cell, cell))
         wave = exit_wave(sample.atoms, WaveSettings(energy=energy, sampling=sampling / 2))
         centre = scherzer_defocus(cs, energy)
         micro = MicroscopeParameters(sampling=sampling, defocus=(centre - step, centre, centre + step), energy=energy,
@@ -173,7 +173,7 @@ def au_ceo2_sequence(*, frames: int = 12, size: int = 160, sampling: float = 0.2
         half_span = np.array([field / 2 + abs(drift) * (frames - 1) / 2, field / 2 + 2.0])  # [Å] around the particle
         # the particle lands anywhere in the cell: take the first draw whose drifting field stays in the cell
         for attempt in range(1, 100):
-            sample = random_supported_particle(sample_rng(seed, attempt, stage="demo"), "Au", layers=(5, 6),
+            sample = random_supported_particle("Au", rng=sample_rng(seed, attempt, stage="demo"), layers=(5, 6),
                                                max_tilt=0.0, cell=(cell, cell), support_thickness=(10.0, 12.0))
             centre_xy = sample.sites[sample.classes == 0].mean(axis=0)
             if np.all(centre_xy >= half_span) and np.all(centre_xy <= cell - half_span):

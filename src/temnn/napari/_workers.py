@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import TemnnError
 from ..parameters import Parameters
+from ..units import ANGSTROM_PER_UNIT
 from ._layers import LayerFrames
 
 __all__ = [
@@ -135,7 +136,8 @@ def track_frames(frames: LayerFrames, *, channel: int | None, binary: bool, min_
     binary : bool
         Read the frames as masks (non-zero = particle) instead of probabilities.
     min_separation : float
-        Smallest distance between particle centres [nm].
+        Smallest distance between particle centres [nm], as the widget shows it; :func:`temnn.track`
+        gets it in Å.
     sampling : float
         Pixel size [Å/pixel].
     threshold : float
@@ -155,7 +157,8 @@ def track_frames(frames: LayerFrames, *, channel: int | None, binary: bool, min_
             frame = frames.frame(t, channel)
             yield (frame != 0) if binary else frame
 
-    stream = track(source(), min_separation=min_separation, sampling=sampling, threshold=threshold, overlap=overlap)
+    stream = track(source(), min_spacing=min_separation * ANGSTROM_PER_UNIT["nm"], sampling=sampling,
+                   threshold=threshold, overlap=overlap)
     for t, labels in enumerate(stream):
         yield Step(t + 1, len(frames), f"frame {t + 1} of {len(frames)}: {len(np.unique(labels)) - 1} particle(s)",
                    (t, labels))
@@ -242,7 +245,7 @@ def roi_table(labels: LayerFrames, ids: list[int], *, sampling: float,
 
 
 # -------------------------------------------------------------------------------------- atoms
-def find_atoms(frames: LayerFrames, *, model: Any | None, sampling: float, min_distance: float, threshold: float,
+def find_atoms(frames: LayerFrames, *, model: Any | None, sampling: float, min_spacing: float, threshold: float,
                background: int | None, tile: int = 512, overlap: int = 64) -> Generator[Step, None, None]:
     """Atomic columns and their classes in every frame (:func:`temnn.find_peaks`).
 
@@ -254,8 +257,8 @@ def find_atoms(frames: LayerFrames, *, model: Any | None, sampling: float, min_d
         A Disk model applied first (tiled) to every input of an image layer.
     sampling : float
         Pixel size [Å/pixel].
-    min_distance : float
-        Smallest distance between two columns [Å].
+    min_spacing : float
+        Smallest distance between two columns [Å]; at least one pixel.
     threshold : float
         Smallest column probability [0-1].
     background : int, optional
@@ -271,7 +274,7 @@ def find_atoms(frames: LayerFrames, *, model: Any | None, sampling: float, min_d
     """
     from ..analysis.peaks import find_peaks
 
-    distance = max(1.0, float(min_distance) / sampling)
+    spacing = max(float(min_spacing), sampling)  # at least one pixel
     if model is not None:
         starts = plan_prediction(model, frames)
         maps: Iterator[tuple[int, np.ndarray]] = (
@@ -282,7 +285,7 @@ def find_atoms(frames: LayerFrames, *, model: Any | None, sampling: float, min_d
         maps = ((t, frames.frame(t)) for t in range(len(frames)))
         total = len(frames)
     for t, prob in maps:
-        peaks = find_peaks(prob, min_distance=distance, threshold=threshold,
+        peaks = find_peaks(prob, sampling=sampling, min_spacing=spacing, threshold=threshold,
                            background=background if np.ndim(prob) == 3 else None)
         yield Step(t + 1, total, f"frame {t + 1} of {total}: {len(peaks)} columns", (t, peaks))
 
@@ -291,13 +294,13 @@ def find_atoms(frames: LayerFrames, *, model: Any | None, sampling: float, min_d
 def _mos2(rng: np.random.Generator, cell: float) -> Any:
     from ..structures.mx2 import random_mx2_flake
 
-    return random_mx2_flake(rng, cell=(cell, cell))
+    return random_mx2_flake(rng=rng, cell=(cell, cell))
 
 
 def _particle(rng: np.random.Generator, cell: float) -> Any:
     from ..structures.particle import random_supported_particle
 
-    return random_supported_particle(rng, "Au", cell=(cell, cell))
+    return random_supported_particle("Au", rng=rng, cell=(cell, cell))
 
 
 @dataclass(frozen=True)

@@ -160,17 +160,17 @@ def apply_geometry(array: np.ndarray, draw: AugmentationDraw) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def crop_window(rng: np.random.Generator, shape: tuple[int, int], size: int) -> tuple[slice, slice]:
+def crop_window(shape: tuple[int, int], size: int, *, rng: np.random.Generator) -> tuple[slice, slice]:
     """A random ``size`` × ``size`` window inside an image of ``shape`` (uniform over positions).
 
     Parameters
     ----------
-    rng : numpy.random.Generator
-        The sample's generator (from ``(seed, epoch, index)``).
     shape : (int, int)
         Rows and columns of the image [pixels].
     size : int
         Side of the window [pixels], at most the smaller image side.
+    rng : numpy.random.Generator
+        The sample's generator (from ``(seed, epoch, index)``); keyword-only (SPEC 7).
 
     Returns
     -------

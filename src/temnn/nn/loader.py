@@ -166,8 +166,8 @@ class ImageSet(TrainingSet):
         self._check(path, image, label, sampling)
         index = self.samples[k]
         if self.crop is not None:
-            rows, columns = crop_window(sample_rng(self.seed, index, self.epoch, stage="crop"), image.shape[-2:],
-                                        self.crop)
+            rows, columns = crop_window(image.shape[-2:], self.crop,
+                                        rng=sample_rng(self.seed, index, self.epoch, stage="crop"))
             image, label = image[:, rows, columns], label[:, rows, columns]
         draw = self.augmentation_draw(index, square=image.shape[-1] == image.shape[-2])
         return {

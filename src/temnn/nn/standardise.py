@@ -18,6 +18,11 @@ as :func:`scipy.ndimage.gaussian_filter` with ``mode="reflect"``), for every σ,
 cosine transform of the image (see :func:`gaussian_blur`).
 ``ε`` is a small fraction of the image's mean absolute intensity, so empty (all-zero) and
 saturated (constant) regions give 0, never NaN or inf.
+
+Units: :func:`local_standardise` and :func:`gaussian_blur` are tensor operations inside the
+network path and take σ in pixels of the tensor they filter; the length enters in Å as
+``normalizedistance`` (the parameters file, the model card, ``predict(normalizedistance=)``)
+and becomes pixels in one place, :func:`standardisation_sigma`.
 """
 
 from __future__ import annotations
@@ -110,8 +115,9 @@ def local_standardise(images: torch.Tensor, sigma: float | torch.Tensor, *, eps:
     images : torch.Tensor
         Image batch (B, C, H, W) or one series (C, H, W); C is the focal-series length.
     sigma : float or torch.Tensor
-        Width of the Gaussian window [pixels], one value or one per series (shape (B,));
-        see :func:`standardisation_sigma`.
+        Width of the Gaussian window [pixels], one value or one per series (shape (B,)): a
+        tensor operation on the pixel grid; give the length [Å] to
+        :func:`standardisation_sigma` to get it.
     eps : float
         Regulariser of the spread, as a fraction of each series' mean absolute intensity [1].
 

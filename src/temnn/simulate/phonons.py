@@ -107,6 +107,6 @@ class FrozenPhonons:
     configurations: int
     scale: float = 1.0
 
-    def __call__(self, atoms: Atoms, settings: WaveSettings | None, rng: np.random.Generator) -> ExitWave:
+    def __call__(self, atoms: Atoms, settings: WaveSettings | None, *, rng: np.random.Generator) -> ExitWave:
         """The frozen-phonon exit waves of ``atoms`` (see :func:`frozen_phonon_wave`)."""
         return frozen_phonon_wave(atoms, self.amplitudes, self.configurations, settings, rng=rng, scale=self.scale)

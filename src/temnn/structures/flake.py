@@ -14,7 +14,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from ase.build import graphene
->>> sample = random_flake(np.random.default_rng(0), graphene(), cell=(20, 20))
+>>> sample = random_flake(graphene(), rng=np.random.default_rng(0), cell=(20, 20))
 >>> sample.class_names
 ('1C',)
 >>> bool((sample.atoms.positions[:, :2] >= 2.0).all())
@@ -177,9 +177,9 @@ def _defects(
 
 
 def cut_flake(
-    rng: np.random.Generator,
     unit_cell: Atoms,
     *,
+    rng: np.random.Generator,
     radius: float,
     hull_points: tuple[int, int] = (5, 15),
     vacancies: float = 0.0,
@@ -234,9 +234,9 @@ def cut_flake(
 
 
 def place_flake(
-    rng: np.random.Generator,
     atoms: Atoms,
     *,
+    rng: np.random.Generator,
     cell: tuple[float, float],
     vacuum: float,
     distort: float,
@@ -293,9 +293,9 @@ def default_radius(cell: tuple[float, float], vacuum: float) -> float:
 
 
 def cut_random_flake(
-    rng: np.random.Generator,
     unit_cell: Atoms,
     *,
+    rng: np.random.Generator,
     cell: tuple[float, float],
     vacuum: float,
     tolerance: float,
@@ -339,8 +339,8 @@ def cut_random_flake(
         raise TemnnError(f"'cell' {cell} Å is too small for a flake with {vacuum:g} Å vacuum; use a larger cell")
     elements, classes = flake_classes(unit_cell, tolerance=tolerance)
     flake = cut_flake(
-        rng,
         unit_cell,
+        rng=rng,
         radius=radius,
         hull_points=as_int_range(hull_points, "hull_points", "number of points", minimum=3),
         vacancies=draw(rng, vacancies),
@@ -352,9 +352,9 @@ def cut_random_flake(
 
 
 def random_flake(
-    rng: np.random.Generator,
     unit_cell: Atoms | str | os.PathLike,
     *,
+    rng: np.random.Generator,
     cell: float | tuple[float, float] = (50.0, 50.0),
     vacancies: float | Range = 0.05,
     holes: float | Range = 0.05,
@@ -422,12 +422,12 @@ def random_flake(
                 f"'vacancy_elements' {unknown} are not in the unit cell (elements: {_elements(unit_cell)})"
             )
     flake, elements, classes, _ = cut_random_flake(
-        rng, unit_cell, cell=cell, vacuum=vacuum, tolerance=tolerance, vacancies=vacancy_range,
+        unit_cell, rng=rng, cell=cell, vacuum=vacuum, tolerance=tolerance, vacancies=vacancy_range,
         holes=hole_range, vacancy_elements=vacancy_elements, radius=radius, hull_points=hull_points,
     )
     flake = place_flake(
-        rng,
         flake,
+        rng=rng,
         cell=cell,
         vacuum=vacuum,
         distort=as_nonnegative(distort, "distort", "Å"),

@@ -15,10 +15,10 @@ Disk nor a Mask label marks them. ``Sample.object_atoms`` is the MX2 flake alone
 Examples
 --------
 >>> import numpy as np
->>> sample = random_mx2_flake(np.random.default_rng(1), cell=(30, 30))
+>>> sample = random_mx2_flake(rng=np.random.default_rng(1), cell=(30, 30))
 >>> sample.class_names
 ('1Mo', '2S', '1S')
->>> random_mx2_flake(np.random.default_rng(1), cell=(30, 30), split_1s=True).class_names
+>>> random_mx2_flake(rng=np.random.default_rng(1), cell=(30, 30), split_1s=True).class_names
 ('1Mo', '2S', '1S-top', '1S-bottom')
 """
 
@@ -106,7 +106,7 @@ def mx2_unit_cell(
     return ase_mx2(formula, kind="2H", a=a, thickness=thickness)
 
 
-def draw_support_rotation(rng: np.random.Generator) -> float:
+def draw_support_rotation(*, rng: np.random.Generator) -> float:
     """Rotation [degrees] of the graphene lattice relative to the MX2 lattice (publication I).
 
     A quarter each: 0° (same orientation), 15°, 30°, and a uniformly random angle in [0, 60).
@@ -117,8 +117,8 @@ def draw_support_rotation(rng: np.random.Generator) -> float:
 
 def _graphene_support(rng: np.random.Generator, *, radius: float, below: float, distance: Range, tolerance: float) -> Atoms:
     """A graphene flake rotated by :func:`draw_support_rotation`, ``distance`` [Å] below z = ``below``."""
-    sheet = cut_flake(rng, ase_graphene("C2", a=GRAPHENE_LATTICE), radius=radius, tolerance=tolerance)
-    rotation = Rotation.from_euler("z", draw_support_rotation(rng), degrees=True)
+    sheet = cut_flake(ase_graphene("C2", a=GRAPHENE_LATTICE), rng=rng, radius=radius, tolerance=tolerance)
+    rotation = Rotation.from_euler("z", draw_support_rotation(rng=rng), degrees=True)
     sheet.positions = rotation.apply(sheet.positions)
     sheet.positions[:, 2] = below - draw(rng, distance)
     sheet.arrays["reference"] = sheet.positions.copy()
@@ -126,8 +126,8 @@ def _graphene_support(rng: np.random.Generator, *, radius: float, below: float, 
 
 
 def random_mx2_flake(
-    rng: np.random.Generator,
     *,
+    rng: np.random.Generator,
     metal: str = "Mo",
     chalcogen: str = "S",
     a: float | None = None,
@@ -203,7 +203,7 @@ def random_mx2_flake(
     hole_range = as_range(holes, "holes", "fraction of columns", minimum=0.0, maximum=1.0)
     distance_range = as_range(support_distance, "support_distance", "Å", minimum=0.0)
     flake, elements, classes, radius = cut_random_flake(
-        rng, unit_cell, cell=cell, vacuum=vacuum, tolerance=tolerance, vacancies=vacancy_range,
+        unit_cell, rng=rng, cell=cell, vacuum=vacuum, tolerance=tolerance, vacancies=vacancy_range,
         holes=hole_range, vacancy_elements=[chalcogen], radius=radius, hull_points=hull_points,
     )
     flake.new_array("support", np.zeros(len(flake), dtype=np.int8))
@@ -215,8 +215,8 @@ def random_mx2_flake(
         support.new_array("support", np.ones(len(support), dtype=np.int8))
         flake += support
     system = place_flake(
-        rng,
         flake,
+        rng=rng,
         cell=cell,
         vacuum=vacuum,
         distort=as_nonnegative(distort, "distort", "Å"),

@@ -20,7 +20,7 @@ particle only.
 Examples
 --------
 >>> import numpy as np
->>> sample = random_supported_particle(np.random.default_rng(0), "Au", layers=7, cell=(40, 40))
+>>> sample = random_supported_particle("Au", rng=np.random.default_rng(0), layers=7, cell=(40, 40))
 >>> sample.class_names, sample.mask_classes
 (('particle', 'support'), (0,))
 """
@@ -87,9 +87,9 @@ def fcc_particle(element: str, layers: tuple[int, int, int], lattice_constant: f
 
 
 def random_supported_particle(
-    rng: np.random.Generator,
     element: str = "Au",
     *,
+    rng: np.random.Generator,
     lattice_constant: float | None = None,
     layers: int | tuple[int, int] = (7, 15),
     max_tilt: float = 5.0,

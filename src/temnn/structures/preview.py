@@ -7,7 +7,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from temnn.structures.mx2 import random_mx2_flake
->>> ax = plot_sample(random_mx2_flake(np.random.default_rng(0), cell=(30, 30)))
+>>> ax = plot_sample(random_mx2_flake(rng=np.random.default_rng(0), cell=(30, 30)))
 >>> ax.get_xlabel()
 'x [Å]'
 """

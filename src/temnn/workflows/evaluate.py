@@ -159,8 +159,9 @@ class EvaluationResult:
 
 
 def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5,
-             batch_size: int = 8, device: Any = "cpu", min_distance: float | None = None,
-             progress: bool = False, allow_overlap: bool = False) -> EvaluationResult:
+             batch_size: int = 8, device: Any = "cpu", min_spacing: float | None = None,
+             min_distance: float | None = None, progress: bool = False,
+             allow_overlap: bool = False) -> EvaluationResult:
     """Score a model on every image of a simulated image set.
 
     The test set must be unseen: a set that shares samples (structures, see
@@ -183,9 +184,12 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = ATOMIC
         Images per forward pass (and in memory at once).
     device : str or torch.device
         Where models given as paths run.
+    min_spacing : float, optional
+        Smallest distance between two atomic columns [Å]; default the disc diameter
+        ``spotsize`` (at least one pixel).
     min_distance : float, optional
-        Smallest distance between two atomic columns [pixels]; default the disc diameter
-        ``spotsize / sampling``.
+        The same in pixels of each image, instead of ``min_spacing``: the command's
+        ``--min-distance`` (recorded as ``min_distance_px``).
     progress : bool
         Show a progress bar.
     allow_overlap : bool
@@ -222,6 +226,10 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = ATOMIC
         raise TemnnError(f"--threshold must be a probability between 0 and 1, got {threshold!r}")
     if not (np.isfinite(radius) and radius > 0):
         raise TemnnError(f"--radius must be a positive distance in Å (e.g. 1.0), got {radius!r}")
+    if min_spacing is not None and min_distance is not None:
+        raise TemnnError("evaluate: give min_spacing [Å] or min_distance (--min-distance) [pixels], not both")
+    if min_distance is not None and not min_distance >= 1:
+        raise TemnnError(f"min_distance: expected at least 1 pixel, got {min_distance!r}")
     folder = find_image_set(image_set)
     parameters = Parameters.load(folder / "parameters.json")
     images = list_images(folder)
@@ -245,10 +253,26 @@ def evaluate(model: Any, image_set: str | os.PathLike, *, radius: float = ATOMIC
             for k, data in enumerate(batch):
                 data.prediction = predictions[k]
                 data.disagreement = None if disagreement is None else disagreement[k]
-                rows.append(data.metrics_row(radius=radius, threshold=threshold, min_distance=min_distance))
+                rows.append(data.metrics_row(radius=radius, threshold=threshold,
+                                             min_spacing=_spacing(min_spacing, min_distance, data.sampling)))
             bar.update(len(batch))
     return EvaluationResult(rows, summarise(rows), folder, parameters.label, TASK_METRIC[parameters.label], models,
                             overlap)
+
+
+def _spacing(min_spacing: float | None, min_distance: float | None, sampling: float) -> float | None:
+    """The column spacing [Å] for one image: ``min_spacing``, or ``min_distance`` [pixels] at ``sampling``.
+
+    A length in pixels is turned into the smallest length [Å] that converts back to no fewer pixels
+    (``min_distance · sampling`` can come back one rounding below ``min_distance``), so that the
+    ``--min-distance`` of the command finds the same columns as before it became a length in Å.
+    """
+    if min_distance is None:
+        return min_spacing
+    spacing = float(min_distance) * sampling
+    while spacing / sampling < min_distance:
+        spacing = float(np.nextafter(spacing, np.inf))
+    return spacing
 
 
 def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -307,8 +331,8 @@ def _format(value: Any) -> str:
 
 def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str | os.PathLike, *,
                        radius: float = ATOMIC_F1_RADIUS, threshold: float = 0.5, batch_size: int = 8,
-                       device: Any = "cpu", min_distance: float | None = None, progress: bool = True,
-                       allow_overlap: bool = False) -> Any:
+                       device: Any = "cpu", min_spacing: float | None = None, min_distance: float | None = None,
+                       progress: bool = True, allow_overlap: bool = False) -> Any:
     """Evaluate a model (or ensemble) on an image set and write tables and figures (the ``temnn evaluate`` command).
 
     Parameters
@@ -319,8 +343,8 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         The image set.
     out : str or os.PathLike
         Output folder.
-    radius, threshold, batch_size, device, min_distance, progress, allow_overlap
-        As for :func:`evaluate` ([Å], [0-1], images, device, [pixels]);
+    radius, threshold, batch_size, device, min_spacing, min_distance, progress, allow_overlap
+        As for :func:`evaluate` ([Å], [0-1], images, device, [Å], [pixels]);
         a test set sharing samples with a model's training or validation set is refused unless
         ``allow_overlap``, and ``evaluation.json`` then records the overlap.
 
@@ -336,7 +360,8 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
 
     out = output_folder(out, what="--out", create=False)
     result = evaluate(list(models), data, radius=radius, threshold=threshold, batch_size=batch_size, device=device,
-                      min_distance=min_distance, progress=progress, allow_overlap=allow_overlap)
+                      min_spacing=min_spacing, min_distance=min_distance, progress=progress,
+                      allow_overlap=allow_overlap)
     result.write(out)
     histograms = [[result.metric]] + ([["pixel_f1"]] if result.metric == "atomic_f1" else [])
     for columns in histograms:
@@ -350,7 +375,8 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
             warnings.simplefilter("ignore", OverlapWarning)
             example.infer(result.models, batch_size=batch_size, threshold=threshold, allow_overlap=True)
         examples[name] = (example, row)
-    _plot_examples(examples, result.metric, out / "examples.png", threshold=threshold, min_distance=min_distance)
+    _plot_examples(examples, result.metric, out / "examples.png", threshold=threshold, min_spacing=min_spacing,
+                   min_distance=min_distance)
     median = examples["median"][0]
     if result.label == "Exitwave":
         fig, _ = median.plot_argand(path=out / "argand_median.png")
@@ -366,6 +392,7 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
         "metric": result.metric,
         "radius_angstrom": radius,
         "min_distance_px": min_distance,
+        **({"min_spacing_angstrom": min_spacing} if min_spacing is not None else {}),
         "threshold": threshold,
         "overlap": result.overlap.to_dict(),
         "examples": {name: {"index": row["index"], "epoch": row["epoch"], result.metric: row[result.metric]}
@@ -375,7 +402,7 @@ def evaluate_to_folder(models: Sequence[Any], data: str | os.PathLike, out: str 
 
 
 def _plot_examples(examples: dict[str, tuple[Any, dict[str, Any]]], metric: str, path: Path, *, threshold: float,
-                   min_distance: float | None) -> None:
+                   min_spacing: float | None, min_distance: float | None) -> None:
     """One row per example (best, median, worst): image(s), label and prediction."""
     import matplotlib.pyplot as plt
 
@@ -386,7 +413,7 @@ def _plot_examples(examples: dict[str, tuple[Any, dict[str, Any]]], metric: str,
     for axes, (name, (data, row)) in zip(grid, examples.items()):
         data.plot(axes=list(axes[:data.panel_count()]),
                   title=f"{name} ({row['index']:05d}_{row['epoch']:02d}, {metric} {row[metric]:.3g})",
-                  threshold=threshold, min_distance=min_distance)
+                  threshold=threshold, min_spacing=_spacing(min_spacing, min_distance, data.sampling))
         for ax in axes[data.panel_count():]:
             ax.set_axis_off()
     fig.tight_layout()

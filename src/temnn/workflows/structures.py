@@ -48,7 +48,7 @@ class _WriteSample:
         if dataset.is_finished(index):
             return
         rng = sample_rng(self.seed, index)
-        sample = self.make_sample(rng)
+        sample = self.make_sample(rng=rng)
         if not isinstance(sample, Sample):
             raise TemnnError(f"the generator returned {type(sample).__name__}, expected a temnn Sample")
         wave = self._wave(sample.atoms, rng)
@@ -69,7 +69,7 @@ class _WriteSample:
         # the sample's own random stream continues into the wave (frozen-phonon displacements)
         if self.wave_function is None:
             return exit_wave(atoms, self.wave_settings)
-        return self.wave_function(atoms, self.wave_settings, rng)
+        return self.wave_function(atoms, self.wave_settings, rng=rng)
 
 
 def generate_dataset(
@@ -91,7 +91,7 @@ def generate_dataset(
 ) -> Dataset:
     """Build samples ``start … start+n-1``, their exit waves and sites into ``out``.
 
-    Sample ``i`` is ``make_sample(temnn._random.sample_rng(seed, i))``, so the files
+    Sample ``i`` is ``make_sample(rng=temnn._random.sample_rng(seed, i))``, so the files
     are the same bytes whatever ``workers``/``scheduler``, order or interruptions.
     Finished samples are skipped; several runs with different ``start`` may fill one
     folder.
@@ -103,7 +103,8 @@ def generate_dataset(
     n : int
         Number of samples to make.
     make_sample : callable
-        ``make_sample(rng) -> Sample``; picklable for ``workers > 1`` or ``scheduler``
+        ``make_sample(*, rng) -> Sample``, called with the keyword ``rng=`` (SPEC 7); picklable
+        for ``workers > 1`` or ``scheduler``
         (e.g. ``functools.partial(builder, size=50.0)``).
     seed : int
         Seed of the whole data set (≥ 0).
@@ -118,7 +119,7 @@ def generate_dataset(
     store_object_wave : bool
         Also store the exit wave of the object without its support (``wave_object``).
     wave_function : callable, optional
-        ``wave_function(atoms, wave_settings, rng) -> ExitWave`` replacing the plain
+        ``wave_function(atoms, wave_settings, *, rng) -> ExitWave`` replacing the plain
         multislice, e.g. :class:`temnn.simulate.phonons.FrozenPhonons`; it draws from
         the sample's own random stream after the structure. Recorded in the manifest by
         its ``repr``.
@@ -215,7 +216,7 @@ def choose_slicing(
     Parameters
     ----------
     make_sample : callable
-        The data set's generator (sample ``start`` is built from ``sample_rng(seed, start)``).
+        The data set's generator (sample ``start`` is built from ``rng=sample_rng(seed, start)``).
     settings : WaveSettings
         Multislice settings; their ``slice_thickness`` [Å] is the reference.
     seed, start : int
@@ -235,7 +236,7 @@ def choose_slicing(
 
     from ..simulate.waves import converge_slice_thickness
 
-    atoms = make_sample(sample_rng(seed, start)).atoms
+    atoms = make_sample(rng=sample_rng(seed, start)).atoms
     choice = converge_slice_thickness(atoms, settings, tolerance=tolerance, reference=settings.slice_thickness,
                                       band=band)
     accuracy = {**choice.to_dict(), "calibration_sample": start}

@@ -46,6 +46,7 @@ from ..checks import finite_threshold
 from ..errors import TemnnError
 from ..io.files import output_folder, read_json, write_json
 from ..io.stacks import Stack, open_stack, resolve_sampling, write_stack
+from ..units import ANGSTROM_PER_UNIT
 
 __all__ = ["track_file", "fft_track_file"]
 
@@ -118,8 +119,10 @@ def track_file(
         predictions (``NNNNN.npz`` or ``NNNNN.tif``, as ``temnn predict`` writes them), or
         a microscope file readable by :mod:`temnn.io.microscope`.
     min_separation
-        Smallest distance between particle centres [nm]; its square is the smallest
-        particle area kept [nm²].
+        Smallest distance between particle centres [nm]: the command's ``--min-separation``,
+        recorded in ``track.json`` as ``min_separation_nm``; :func:`temnn.track` gets
+        ``min_spacing`` = 10 · ``min_separation`` [Å]. Its square is the smallest particle area
+        kept [nm²].
     sampling
         Pixel size [Å/pixel]; default: the file's calibration.
     threshold
@@ -154,12 +157,13 @@ def track_file(
     TemnnError
         Unreadable stack, no pixel size, bad arguments, ids not in the tracked stack.
     """
-    from ..analysis.instances import min_separation_pixels
+    from ..analysis.instances import separation_pixels
     from ..io.tables import write_csv
 
     stack = open_stack(path, "STACK", channel=channel, sampling=sampling)
     sampling = resolve_sampling(sampling, stack)
-    min_separation_pixels(min_separation, sampling)  # check the options before the first frame
+    spacing = _nm_to_angstrom(min_separation)
+    separation_pixels("track", sampling=sampling, min_spacing=spacing)  # check the options before the first frame
     threshold = finite_threshold(threshold, name="--threshold")
     if frame_interval is None:
         frame_interval = stack.frame_interval
@@ -181,7 +185,7 @@ def track_file(
         print(f"temnn track: {out} is up to date (remove {summary.name} to redo)")
         return {**files, "summary": summary}
     output_folder(out, what="--out")
-    _write_labels(stack, files["labels"], fmt, min_separation=min_separation, sampling=sampling,
+    _write_labels(stack, files["labels"], fmt, min_spacing=spacing, sampling=sampling,
                   threshold=threshold, overlap=overlap, frame_interval=frame_interval, progress=progress)
 
     from ..analysis.tracking import property_table
@@ -198,7 +202,18 @@ def track_file(
     return {**files, "summary": summary}
 
 
-def _write_labels(stack: Stack, path: Path, fmt: str, *, min_separation: float, sampling: float, threshold: float,
+def _nm_to_angstrom(min_separation: float) -> float:
+    """The ``--min-separation`` [nm] as a length in Å, checked to be positive."""
+    try:
+        value = float(min_separation)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise TemnnError(f"min_separation: expected a positive distance in nm, got {min_separation!r}")
+    return value * ANGSTROM_PER_UNIT["nm"]
+
+
+def _write_labels(stack: Stack, path: Path, fmt: str, *, min_spacing: float, sampling: float, threshold: float,
                   overlap: float, frame_interval: float | None, progress: bool) -> None:
     """Track ``stack`` frame by frame into a label stack at ``path``: uint16 TIFF (uint32 beyond 65535 ids) or int32 npz."""
     from ..analysis.tracking import track
@@ -210,7 +225,7 @@ def _write_labels(stack: Stack, path: Path, fmt: str, *, min_separation: float, 
                     raise _TooManyIds
                 yield frame
 
-        tracked = track(_progress(stack, "track", progress), min_separation=min_separation, sampling=sampling,
+        tracked = track(_progress(stack, "track", progress), min_spacing=min_spacing, sampling=sampling,
                         threshold=threshold, overlap=overlap)
         write_stack(path, checked(tracked), shape=stack.shape, dtype=dtype, pixel=sampling / 10,
                     unit="nm", frame_interval=frame_interval, name="labels",
