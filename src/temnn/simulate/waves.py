@@ -526,7 +526,10 @@ def image_noise_ratio(
     standard deviation of the noise a single exposure at dose D carries: a recorded
     image could not tell the two waves apart pixel by pixel. The maximum (rather than
     a mean or a fraction of pixels) makes the bound hold at the atomic columns, where
-    the slicing error concentrates and which a network must locate.
+    the slicing error concentrates and which a network must locate. It is a per-pixel
+    bound: a difference of the same sign over k pixels (a column's few dozen) could be
+    detected at up to √k times the ratio by a test that knows where to look. The ratio
+    grows as √D, so a result r at dose D reaches 1 at D / r².
 
     Parameters
     ----------
