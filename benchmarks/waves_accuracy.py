@@ -92,16 +92,18 @@ def seconds(fn, repeats: int) -> float:
 
 
 def run_case(name: str, extent: float, tolerance: float, band: float, fine: float, doses: list[float],
-             repeats: int) -> dict:
+             repeats: int, wave_criterion: bool = True) -> dict:
     build, energy = CASES[name]
     atoms = build()
     if extent < min(np.diag(atoms.cell)[:2]):
         atoms = crop(atoms, extent)
     settings = WaveSettings(energy=energy)
-    start = time.perf_counter()
-    whole = converge_slice_thickness(atoms, settings, tolerance=tolerance)
-    t_converge = time.perf_counter() - start
-    banded = converge_slice_thickness(atoms, settings, tolerance=tolerance, band=band)
+    criteria, times = [], {}
+    if wave_criterion:
+        start = time.perf_counter()
+        criteria.append(("whole_grid", converge_slice_thickness(atoms, settings, tolerance=tolerance)))
+        times["s_converge_whole_grid"] = time.perf_counter() - start
+        criteria.append((f"band_{band:g}", converge_slice_thickness(atoms, settings, tolerance=tolerance, band=band)))
     microscopes = least_damped_microscopes(IMAGING[name], energy=energy)
     imaged = {}
     for dose in doses:
@@ -117,9 +119,8 @@ def run_case(name: str, extent: float, tolerance: float, band: float, fine: floa
         "extent_A": [float(atoms.cell[0, 0]), float(atoms.cell[1, 1]), float(atoms.cell[2, 2])],
         "energy_eV": energy,
         "s_direct_0.2A": t_direct,
-        "s_converge_whole_grid": t_converge,
+        **times,
     }
-    criteria = [("whole_grid", whole), (f"band_{band:g}", banded)]
     criteria += [(f"image_{dose:g}", choice) for dose, (choice, _) in imaged.items()]
     for key, choice in criteria:
         chosen = replace(settings, slice_thickness=choice.slice_thickness, sampling=choice.sampling or settings.sampling)
@@ -161,10 +162,13 @@ def main() -> None:
                         "criterion's shot noise [e⁻/Å²] (default 1000 10000 100000)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls, best kept (default 3)")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--criteria", nargs="+", default=["wave", "image"], choices=["wave", "image"],
+                        help="which criteria to run (default both)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "waves_accuracy.json")
     args = parser.parse_args()
-    rows = [run_case(name, args.extent, args.tolerance, args.band, args.fine, args.doses, args.repeats)
-            for name in args.cases]
+    doses = args.doses if "image" in args.criteria else []
+    rows = [run_case(name, args.extent, args.tolerance, args.band, args.fine, doses, args.repeats,
+                     wave_criterion="wave" in args.criteria) for name in args.cases]
     print(f"\n{'case':18s} {'criterion':12s} {'chosen Å':>8s} {'slices':>6s} {'ours s':>7s} {'direct s':>8s} "
           f"{'speed':>6s}  max |Δψ| per candidate")
     for r in rows:
@@ -177,7 +181,7 @@ def main() -> None:
             print(f"{r['case']:18s} {key:12s} {c['slice_thickness']:8g} {c['slices']:6d} {c['s_ours']:7.2f} "
                   f"{r['s_direct_0.2A']:8.2f} {c['speed_vs_direct']:6.2f}  {tried}")
         print(f"{'':18s} 0.2 Å slices vs {args.fine:g} Å: max |Δψ| {r[f'max_abs_diff_0.2A_vs_{args.fine:g}A']:.2g}")
-        for dose in args.doses:
+        for dose in doses:
             image = r[f"image_{dose:g}"]
             print(f"{'':18s} image criterion at {dose:g} e⁻/Å²: chosen {image['slice_thickness']:g} Å, "
                   f"{image['sampling']:g} Å/px, max |ΔI|/σ {image['max_noise_ratio_chosen']:.2f} (1σ at "
@@ -191,7 +195,7 @@ def main() -> None:
         "load_average_after": list(os.getloadavg()),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "conditions": {"tolerance": args.tolerance, "band_per_angstrom": args.band, "reference_slice_A": 0.2,
-                       "image_doses": args.doses, "image_tolerance": 1.0, "wave_sampling_candidates_A": list(SAMPLINGS),
+                       "criteria": args.criteria, "image_doses": doses, "image_tolerance": 1.0, "wave_sampling_candidates_A": list(SAMPLINGS),
                        "repeats": args.repeats,
                        "candidates_A": [2.0, 1.0, 0.5, 0.4, 0.3], "lateral_extent_A": args.extent,
                        "sampling_A": 0.05, "projection": "infinite", "parametrization": "kirkland"},
