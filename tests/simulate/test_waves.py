@@ -221,3 +221,69 @@ def test_converge_slice_thickness_picks_the_thickest_slicing_within_tolerance() 
     # Compared only below 1 Å⁻¹, the thick slices differ less.
     low = converge_slice_thickness(atoms, settings, tolerance=1.0, band=1.0, candidates=(2.0,))
     assert low.differences[0][1] < d2 and low.slice_thickness == 2.0
+
+
+def uniform_wave(amplitude: float, shape: tuple[int, int], sampling: float) -> ExitWave:
+    return ExitWave(array=np.full(shape, amplitude, dtype=np.complex64), sampling=(sampling, sampling), energy=300e3)
+
+
+def test_image_noise_ratio_is_the_shot_noise_fraction_of_a_known_intensity_change() -> None:
+    # A uniform wave of amplitude b stays uniform through any CTF, envelope and blur (they pass
+    # q = 0 unchanged): I_ref = b², I_test = a²b². At dose D and pixel size s a pixel holds
+    # N = I·D·s² electrons, σ = √(I_ref/(D s²)), so max |ΔI|/σ = |a² - 1|·b·s·√D exactly, whatever
+    # the microscope and the wave grids (the test wave is on a coarser grid of the same cell).
+    from temnn.simulate.draw import MicroscopeParameters
+    from temnn.simulate.waves import image_noise_ratio
+
+    s = 0.1
+    micro = MicroscopeParameters(sampling=s, defocus=(-100.0, 50.0), energy=300e3, focal_spread=5.0, blur=0.1,
+                                 C30=1e4, dose=10.0)  # the dose of the draw is ignored
+    for b in (1.0, 0.6):
+        reference = uniform_wave(b, (64, 64), 0.05)
+        test = uniform_wave(1.02 * b, (32, 32), 0.1)
+        per_root_dose = (1.02**2 - 1) * b * s
+        for target in (0.9, 1.1):
+            dose = (target / per_root_dose) ** 2
+            ratio = image_noise_ratio(reference, test, [micro], dose)
+            assert ratio == pytest.approx(target, rel=1e-4)
+            assert (ratio < 1) == (target < 1)
+    assert image_noise_ratio(reference, reference, [micro]) == 0.0
+    with pytest.raises(TemnnError, match="one cell"):
+        image_noise_ratio(reference, uniform_wave(1.0, (32, 32), 0.05), [micro])
+    with pytest.raises(TemnnError, match="dose"):
+        image_noise_ratio(reference, test, [micro], 0.0)
+
+
+def test_image_criterion_accepts_and_rejects_a_slicing_at_the_right_dose() -> None:
+    # ΔI and I_ref do not depend on the dose, so max |ΔI|/σ grows as √D: with the ratios r(2 Å) > 1 Å's
+    # measured at 10³ e⁻/Å², the dose that puts 1 at their geometric mean rejects 2 Å and accepts 1 Å.
+    from dataclasses import replace
+
+    from temnn.simulate.draw import MicroscopeParameters
+    from temnn.simulate.waves import converge_slice_thickness, image_noise_ratio
+
+    atoms = Atoms("AuC", positions=[(3.0, 3.0, 1.3), (4.2, 3.5, 3.9)], cell=[7.0, 7.0, 6.0])
+    settings = WaveSettings(energy=300e3, sampling=0.1)
+    micro = MicroscopeParameters(sampling=0.1, defocus=(-200.0, 0.0, 200.0), energy=300e3, focal_spread=5.0,
+                                 blur=0.1, C30=6e4)
+    reference = exit_wave(atoms, replace(settings, slice_thickness=0.2))
+    r2, r1 = (image_noise_ratio(reference, exit_wave(atoms, replace(settings, slice_thickness=t)), [micro])
+              for t in (2.0, 1.0))
+    assert r1 < r2
+    dose = 1e3 / (r1 * r2)
+    choice = converge_slice_thickness(atoms, settings, microscopes=[micro], dose=dose, candidates=(2.0, 1.0))
+    assert choice.slice_thickness == 1.0 and choice.criterion == "image"
+    assert np.allclose([d for _, d in choice.differences], [math.sqrt(r2 / r1), math.sqrt(r1 / r2)], rtol=1e-4)
+    record = choice.to_dict()
+    assert record["criterion"] == "image" and record["dose"] == dose and record["tolerance"] == 1.0
+    assert record["max_noise_ratio"][1] == [1.0, choice.differences[1][1]]
+    assert MicroscopeParameters.from_dict(record["microscopes"][0]) == micro
+    # A wave sampling coarser than the image's pixels is never tried; an equal one is.
+    coarse = converge_slice_thickness(atoms, replace(settings, sampling=0.05), microscopes=[micro], dose=dose,
+                                      candidates=(1.0,), samplings=(0.2, 0.1))
+    assert [s for s, _ in coarse.sampling_differences] == [0.1]
+    assert coarse.sampling == (0.1 if coarse.sampling_differences[0][1] < 1 else 0.05)
+    with pytest.raises(TemnnError, match="band"):
+        converge_slice_thickness(atoms, settings, microscopes=[micro], band=2.0)
+    with pytest.raises(TemnnError, match="image criterion"):
+        converge_slice_thickness(atoms, settings, samplings=(0.2,))

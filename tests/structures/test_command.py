@@ -100,3 +100,45 @@ def test_slice_tolerance_chooses_and_records_the_slice_thickness(tmp_path, capsy
     assert accuracy["calibration_sample"] == 0 and accuracy["max_abs_difference"][0][0] == 2.0
     assert main(["structures", "mos2", str(tmp_path / "b"), "1", "--slice-band", "2", *TINY]) == 2
     assert "--slice-band needs --slice-tolerance" in capsys.readouterr().err
+
+
+def test_image_slice_criterion_chooses_and_records_the_slicing(tmp_path, capsys):
+    # The image criterion at the least damped conditions of a parameters file: the chosen slicing and
+    # wave sampling are the ones the waves were computed with, and the record reads back.
+    from temnn.parameters import Parameters
+    from temnn.simulate.draw import MicroscopeParameters, least_damped_microscopes
+    from temnn.simulate.waves import WaveSettings
+
+    params = tmp_path / "parameters.json"
+    Parameters(label="Disk", image_size=(64, 64), sampling=(0.25, 0.3)).save(params)
+    out = tmp_path / "o"
+    assert main(["structures", "mos2", str(out), "1", "--cell", "12", "--sampling", "0.2", "--slice-criterion",
+                 "image", "--slice-parameters", str(params), "--slice-dose", "1000", "--slice-samplings", "0.25"]) == 0
+    printed = capsys.readouterr().out
+    manifest = Dataset(out).manifest()
+    accuracy = manifest["wave_accuracy"]
+    settings = WaveSettings.from_dict(manifest["wave_settings"])
+    assert f"slice thickness {accuracy['slice_thickness']:g} Å (max |ΔI|/σ at 1000" in printed
+    assert accuracy["criterion"] == "image" and accuracy["dose"] == 1000.0 and accuracy["tolerance"] == 1.0
+    ratios = dict(map(tuple, accuracy["max_noise_ratio"]))
+    assert settings.slice_thickness == accuracy["slice_thickness"]
+    assert all(r >= 1 for t, r in ratios.items() if t != settings.slice_thickness)
+    assert settings.slice_thickness == 0.2 or ratios[settings.slice_thickness] < 1
+    [(tried, ratio)] = accuracy["max_noise_ratio_by_sampling"]
+    assert tried == 0.25 and settings.sampling == accuracy["sampling"] == (0.25 if ratio < 1 else 0.2)
+    expected = least_damped_microscopes(Parameters.load(params), energy=50e3)
+    assert tuple(MicroscopeParameters.from_dict(m) for m in accuracy["microscopes"]) == expected
+    assert [m.sampling for m in expected] == [0.25, 0.3] and expected[0].defocus == (-150.0, -50.0, 50.0)
+    # Least damped: focal spread and blur at the low end of the defaults' ranges, Cs mid-range.
+    assert (expected[1].focal_spread, expected[1].blur, expected[1].C30, expected[1].dose) == (5.0, 0.05, 0.0, None)
+
+
+def test_image_slice_criterion_options_are_checked(tmp_path, capsys):
+    assert main(["structures", "mos2", str(tmp_path / "a"), "1", "--slice-dose", "100", *TINY]) == 2
+    assert "need --slice-criterion image" in capsys.readouterr().err
+    assert main(["structures", "mos2", str(tmp_path / "b"), "1", "--slice-criterion", "image", *TINY]) == 2
+    assert "--slice-parameters FILE" in capsys.readouterr().err
+    missing = tmp_path / "none.json"
+    assert main(["structures", "mos2", str(tmp_path / "c"), "1", "--slice-criterion", "image",
+                 "--slice-parameters", str(missing), *TINY]) == 2
+    assert "none.json" in capsys.readouterr().err

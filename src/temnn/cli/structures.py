@@ -112,8 +112,12 @@ def _add_wave_options(parser: argparse.ArgumentParser, *, energy: float) -> None
     group.add_argument("--gpts", "--arraysize", type=int, nargs="+", default=None, metavar="N", help="explicit exit-wave grid: N or NX NY [pixels] (overrides --sampling)")
     group.add_argument("--beam-energy", type=float, default=energy, metavar="EV", help=f"acceleration energy [eV] (default {energy:g})")
     group.add_argument("--slice-thickness", type=float, default=0.2, metavar="Å", help="multislice slice thickness [Å] (default 0.2)")
-    group.add_argument("--slice-tolerance", type=float, default=None, metavar="TOL", help="choose the thickest slices (2, 1, 0.5, 0.4, 0.3 Å) whose exit wave of the first system is within max abs(Δψ) < TOL of --slice-thickness slices, and record the choice in the manifest")
+    group.add_argument("--slice-tolerance", type=float, default=None, metavar="TOL", help="choose the thickest slices (2, 1, 0.5, 0.4, 0.3 Å) whose exit wave of the first system is within max abs(Δψ) < TOL of --slice-thickness slices (see --slice-criterion for the image comparison), and record the choice in the manifest")
     group.add_argument("--slice-band", type=float, default=None, metavar="1/Å", help="with --slice-tolerance: compare the waves only up to this spatial frequency [1/Å] (default: the whole grid)")
+    group.add_argument("--slice-criterion", choices=("wave", "image"), default="wave", help="how --slice-tolerance compares a slicing with the reference: 'wave' max abs(Δψ) (default), or 'image': the noise-free HR-TEM images at the least damped conditions of --slice-parameters (defocus low/middle/high) differ by less than TOL (default 1) standard deviations of the shot noise at --slice-dose in every pixel; 'image' chooses and records the slicing without --slice-tolerance")
+    group.add_argument("--slice-parameters", type=Path, default=None, metavar="FILE", help="with --slice-criterion image: the parameters file of the images (its sampling, defocus, aberration, focal-spread and blur ranges)")
+    group.add_argument("--slice-dose", type=float, default=None, metavar="E/Å²", help="with --slice-criterion image: dose of the shot noise [e⁻/Å²] (default 1000)")
+    group.add_argument("--slice-samplings", type=float, nargs="+", default=None, metavar="Å", help="with --slice-criterion image: coarser exit-wave samplings [Å/pixel] to try at the chosen thickness (those coarser than the finest image sampling are skipped); the coarsest that passes is used and recorded")
     group.add_argument("--projection", choices=("infinite", "finite"), default="infinite", help="abTEM potential projection (default infinite: fast)")
     group.add_argument("--debye-waller", type=float, default=None, metavar="Å²", help="mean-square displacement <u²> per direction [Å²] smearing the potential (e.g. 0.0030 for MoS2 at 300 K)")
     group.add_argument("--frozen-phonons", type=int, default=0, metavar="N", help="store the exit waves of N frozen-phonon configurations per sample (atoms displaced by --amplitudes); images average their intensities")
@@ -215,14 +219,34 @@ def _generate(args: argparse.Namespace, make: Callable[..., Any]) -> int:
         debye_waller=args.debye_waller,
     )
     accuracy = None
-    if args.slice_tolerance is not None:
+    image = args.slice_criterion == "image"
+    if not image and (args.slice_parameters is not None or args.slice_dose is not None or args.slice_samplings):
+        raise TemnnError("--slice-parameters, --slice-dose and --slice-samplings need --slice-criterion image")
+    if image and args.slice_parameters is None:
+        raise TemnnError("--slice-criterion image needs --slice-parameters FILE: the parameters file of the images "
+                         "(its microscope ranges are the conditions the waves are imaged at)")
+    if args.slice_band is not None and (image or args.slice_tolerance is None):
+        raise TemnnError("--slice-band needs --slice-tolerance" if not image
+                         else "--slice-band belongs to --slice-criterion wave")
+    if args.slice_tolerance is not None or image:
+        microscopes = None
+        if image:
+            from ..parameters import Parameters
+            from ..simulate.draw import least_damped_microscopes
+
+            microscopes = least_damped_microscopes(Parameters.load(args.slice_parameters), energy=args.beam_energy)
+        dose = 1e3 if args.slice_dose is None else args.slice_dose
         settings, accuracy, choice = choose_slicing(make, settings, seed=args.seed, start=args.start,
-                                                    tolerance=args.slice_tolerance, band=args.slice_band)
+                                                    tolerance=args.slice_tolerance, band=args.slice_band,
+                                                    microscopes=microscopes, dose=dose,
+                                                    samplings=tuple(args.slice_samplings or ()))
         if not args.quiet:
-            print(f"slice thickness {choice.slice_thickness:g} Å (max |Δψ| against {args.slice_thickness:g} Å: "
+            measure = f"max |ΔI|/σ at {dose:g} e⁻/Å²" if image else "max |Δψ|"
+            print(f"slice thickness {choice.slice_thickness:g} Å ({measure} against {args.slice_thickness:g} Å: "
                   + ", ".join(f"{t:g} Å {d:.2g}" for t, d in choice.differences) + ")")
-    elif args.slice_band is not None:
-        raise TemnnError("--slice-band needs --slice-tolerance")
+            if choice.sampling is not None:
+                print(f"wave sampling {choice.sampling:g} Å/pixel ({measure} against {args.sampling:g} Å/pixel: "
+                      + ", ".join(f"{s:g} {d:.2g}" for s, d in choice.sampling_differences) + ")")
     dataset, preview = make_structures(
         args.out,
         args.n,

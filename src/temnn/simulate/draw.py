@@ -20,7 +20,7 @@ from ..errors import TemnnError
 from ..aberrations import ABERRATION_KEYS, Aberrations
 from ..parameters import Parameters
 
-__all__ = ["MicroscopeParameters", "draw_microscope", "ABERRATION_KEYS"]
+__all__ = ["MicroscopeParameters", "draw_microscope", "least_damped_microscopes", "ABERRATION_KEYS"]
 
 @dataclass(frozen=True)
 class MicroscopeParameters(Aberrations):
@@ -179,6 +179,41 @@ def draw_microscope(parameters: Parameters, *, rng: np.random.Generator, energy:
         mtf=(c0, c3, floor) if p.mtf is not None else None,
         readout=readout if p.readout is not None and p.noise is not None else None,
         **aberrations,
+    )
+
+
+def least_damped_microscopes(parameters: Parameters, *, energy: float) -> tuple[MicroscopeParameters, ...]:
+    """The noise-free microscopes of a parameters file whose images hold the most detail.
+
+    For accuracy checks (:func:`temnn.simulate.waves.converge_slice_thickness`): one
+    focal series at the low, middle and high end of ``defocus`` for each end of the
+    ``sampling`` range, with the focal spread, angular spread and blur at the low end
+    of their ranges (the least damped transfer: the strictest comparison), every other
+    aberration at the middle of its range, the file's aperture, and no dose, MTF or
+    readout.
+
+    Parameters
+    ----------
+    parameters : temnn.Parameters
+        Ranges of the data set's images.
+    energy : float
+        Beam energy [eV].
+
+    Returns
+    -------
+    tuple of MicroscopeParameters
+        One (two when the sampling range is not a single value) three-image focal series.
+    """
+    p = parameters
+    low, high = p.defocus
+    aberrations = {key: sum(getattr(p, "ctf_" + key.lower())) / 2 for key in ABERRATION_KEYS}
+    samplings = sorted(set(p.sampling))
+    return tuple(
+        MicroscopeParameters(
+            sampling=s, defocus=(low, (low + high) / 2, high), energy=energy, focal_spread=p.focal_spread[0],
+            angular_spread=p.angular_spread[0], aperture=p.aperture, blur=p.blur[0], **aberrations,
+        )
+        for s in samplings
     )
 
 

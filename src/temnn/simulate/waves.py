@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -49,12 +49,15 @@ if TYPE_CHECKING:  # abTEM takes ~5 s to import; load it only when a wave is com
     import abtem
     from ase import Atoms
 
+    from .draw import MicroscopeParameters
+
 __all__ = [
     "WaveSettings",
     "ExitWave",
     "exit_wave",
     "SliceConvergence",
     "converge_slice_thickness",
+    "image_noise_ratio",
     "build_potential",
     "slice_thicknesses",
     "fft_friendly_size",
@@ -435,12 +438,29 @@ class SliceConvergence:
     reference : float
         Slice thickness of the reference wave [Å].
     tolerance : float
-        Largest accepted max |ψ - ψ_ref| [1, vacuum amplitude 1].
+        Wave criterion: largest accepted max |ψ - ψ_ref| [1, vacuum amplitude 1]; image
+        criterion: largest accepted max |I - I_ref| / σ_shot [1].
     band : float or None
         Spatial frequency up to which the waves are compared [1/Å]; None for the
-        whole grid.
+        whole grid (and for the image criterion).
     differences : tuple of (float, float)
-        (thickness [Å], max |ψ - ψ_ref|) of every candidate computed, thickest first.
+        (thickness [Å], max |ψ - ψ_ref| or max |I - I_ref| / σ_shot) of every candidate
+        computed, thickest first.
+    dose : float or None
+        Image criterion: the dose whose shot noise σ_shot is [e⁻/Å²]; None for the wave
+        criterion.
+    microscopes : tuple of MicroscopeParameters
+        Image criterion: the conditions the images were formed at; empty for the wave
+        criterion.
+    sampling : float or None
+        Image criterion with sampling candidates: the coarsest wave sampling that passes
+        at the chosen thickness [Å/pixel] (the reference's when none does); None when
+        the sampling was not searched.
+    reference_sampling : float or None
+        The wave sampling of the reference [Å/pixel] when the sampling was searched.
+    sampling_differences : tuple of (float, float)
+        (wave sampling [Å/pixel], max |I - I_ref| / σ_shot) of every sampling candidate
+        computed, coarsest first.
     """
 
     slice_thickness: float
@@ -448,9 +468,33 @@ class SliceConvergence:
     tolerance: float
     band: float | None
     differences: tuple[tuple[float, float], ...]
+    dose: float | None = None
+    microscopes: tuple[MicroscopeParameters, ...] = ()
+    sampling: float | None = None
+    reference_sampling: float | None = None
+    sampling_differences: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def criterion(self) -> str:
+        """``"wave"`` (max |Δψ|) or ``"image"`` (max |ΔI| / σ_shot)."""
+        return "wave" if self.dose is None else "image"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (for the data set's manifest)."""
+        if self.criterion == "image":
+            record = {
+                "slice_thickness": self.slice_thickness,
+                "reference_slice_thickness": self.reference,
+                "criterion": "image",
+                "tolerance": self.tolerance,
+                "dose": self.dose,
+                "max_noise_ratio": [list(pair) for pair in self.differences],
+                "microscopes": [m.to_dict() for m in self.microscopes],
+            }
+            if self.sampling is not None:
+                record.update(sampling=self.sampling, reference_sampling=self.reference_sampling,
+                              max_noise_ratio_by_sampling=[list(pair) for pair in self.sampling_differences])
+            return record
         return {
             "slice_thickness": self.slice_thickness,
             "reference_slice_thickness": self.reference,
@@ -460,20 +504,103 @@ class SliceConvergence:
         }
 
 
+def image_noise_ratio(
+    reference: ExitWave,
+    test: ExitWave,
+    microscopes: Sequence[MicroscopeParameters],
+    dose: float = 1e3,
+) -> float:
+    """Largest image difference of two exit waves in units of the shot noise at ``dose``.
+
+    Both waves (same cell; their samplings may differ) are imaged noise-free by
+    :func:`temnn.simulate.images.form_images` under each microscope (CTF with its
+    envelopes, blur, resampling onto image pixels of size s covering the whole cell;
+    no MTF, readout or shot noise). A pixel of normalised intensity I (vacuum 1)
+    collects N = I·D·s² electrons at dose D, with Poisson standard deviation √N,
+    so the shot noise of the normalised intensity is
+
+        σ = √(I_ref·D·s²) / (D·s²) = √(I_ref / (D·s²)),
+
+    and the result is max |I_test - I_ref| / σ over every pixel, image of each focal
+    series and microscope. Below 1, no pixel of any image differs by more than one
+    standard deviation of the noise a single exposure at dose D carries: a recorded
+    image could not tell the two waves apart pixel by pixel. The maximum (rather than
+    a mean or a fraction of pixels) makes the bound hold at the atomic columns, where
+    the slicing error concentrates and which a network must locate. It is a per-pixel
+    bound: a difference of the same sign over k pixels (a column's few dozen) could be
+    detected at up to √k times the ratio by a test that knows where to look. The ratio
+    grows as √D, so a result r at dose D reaches 1 at D / r².
+
+    Parameters
+    ----------
+    reference, test : ExitWave
+        The waves, of the same periodic extent [Å]; I_ref is that of ``reference``.
+    microscopes : sequence of MicroscopeParameters
+        Imaging conditions (e.g. :func:`temnn.simulate.draw.least_damped_microscopes`);
+        their dose, MTF and readout are ignored.
+    dose : float
+        Electron dose D [e⁻/Å²] (default 10³).
+
+    Returns
+    -------
+    float
+        max |ΔI| / σ [1]; infinite where I_ref = 0 and the intensities differ.
+    """
+    import torch
+
+    from .geometry import ImageGeometry
+    from .images import form_images
+
+    if not _positive(dose):
+        raise TemnnError(f"image noise ratio: 'dose' must be a positive number of e⁻/Å² (e.g. 1000), got {dose!r}")
+    if not np.allclose(reference.extent, test.extent, rtol=1e-6):
+        raise TemnnError(
+            f"image noise ratio: the waves must cover one cell, got extents {reference.extent} and {test.extent} Å"
+        )
+    worst = 0.0
+    for micro in microscopes:
+        micro = replace(micro, dose=None, mtf=None, readout=None)
+        s = micro.sampling
+        shape = (int(reference.extent[0] / s * (1 + 1e-9)), int(reference.extent[1] / s * (1 + 1e-9)))
+        geometry = ImageGeometry(sampling=s, origin=(0.0, 0.0), shape=shape)
+        ref_image, test_image = (
+            form_images(torch.from_numpy(w.array)[None], w.sampling, [micro], [geometry]).double().numpy()
+            for w in (reference, test)
+        )
+        sigma = np.sqrt(np.clip(ref_image, 0.0, None) / (dose * s**2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(test_image == ref_image, 0.0, np.abs(test_image - ref_image) / sigma)
+        worst = max(worst, float(ratio.max()))
+    return worst
+
+
 def converge_slice_thickness(
     atoms: Atoms,
     settings: WaveSettings | None = None,
     *,
-    tolerance: float = 1e-3,
+    tolerance: float | None = None,
     reference: float = 0.2,
     candidates: tuple[float, ...] = (2.0, 1.0, 0.5, 0.4, 0.3),
     band: float | None = None,
+    microscopes: Sequence[MicroscopeParameters] | None = None,
+    dose: float = 1e3,
+    samplings: tuple[float, ...] = (),
 ) -> SliceConvergence:
     """The thickest slices whose exit wave is within ``tolerance`` of the ``reference`` slicing.
 
     Computes the wave of ``atoms`` with ``reference`` slices, then with each candidate
-    thicker than it, thickest first, and stops at the first whose max |ψ - ψ_ref|
-    (over the grid, or over spatial frequencies ≤ ``band``) is below ``tolerance``.
+    thicker than it, thickest first, and stops at the first that passes the criterion:
+
+    * wave criterion (``microscopes`` None): max |ψ - ψ_ref| (over the grid, or over
+      spatial frequencies ≤ ``band``) below ``tolerance`` (default 1e-3);
+    * image criterion (``microscopes`` given): the images differ by less than
+      ``tolerance`` (default 1) standard deviations of the shot noise at ``dose``
+      in every pixel, max |I - I_ref| / σ < tolerance (:func:`image_noise_ratio`).
+
+    With the image criterion and ``samplings``, the coarser wave samplings are then
+    tried at the chosen thickness, coarsest first, against the same reference, and the
+    first that passes is chosen too: an image whose transfer (temporal envelope, blur,
+    pixel size) ends far below the wave's band limit does not need the finer wave.
 
     Parameters
     ----------
@@ -481,15 +608,27 @@ def converge_slice_thickness(
         A representative system (e.g. the first sample of a data set).
     settings : WaveSettings, optional
         All other settings (energy, sampling, projection, ...); defaults when None.
-    tolerance : float
-        Largest accepted max |ψ - ψ_ref| [1, vacuum amplitude 1].
+    tolerance : float, optional
+        Largest accepted max |ψ - ψ_ref| [1, vacuum amplitude 1] (default 1e-3), or with
+        ``microscopes`` the largest accepted max |I - I_ref| / σ [1] (default 1).
     reference : float
         Slice thickness of the reference [Å] (publication I: 0.2 Å).
     candidates : tuple of float
         Thicker slicings to try [Å]; those ≤ ``reference`` are ignored.
     band : float, optional
-        Compare only spatial frequencies ≤ ``band`` [1/Å] (e.g. what an objective
-        aperture or the temporal envelope passes); None compares the whole waves.
+        Wave criterion only: compare only spatial frequencies ≤ ``band`` [1/Å] (e.g.
+        what an objective aperture or the temporal envelope passes); None compares the
+        whole waves.
+    microscopes : sequence of MicroscopeParameters, optional
+        Imaging conditions of the image criterion (e.g.
+        :func:`temnn.simulate.draw.least_damped_microscopes` of the data set's parameters file).
+    dose : float
+        Dose of the image criterion's shot noise [e⁻/Å²] (default 10³).
+    samplings : tuple of float
+        Image criterion only: coarser wave samplings to try [Å/pixel]; those not
+        coarser than ``settings.sampling`` or coarser than the finest image sampling of
+        ``microscopes`` are ignored (the image stage refuses images finer than their
+        wave, :func:`temnn.simulate.synthesis.check_sampling`).
 
     Returns
     -------
@@ -500,30 +639,61 @@ def converge_slice_thickness(
     -----
     With the infinite projection the slicing error of a heavy-atom system is first
     order in the thickness and large: for Au on CeO₂ at 300 keV, 0.3 Å slices differ
-    from 0.2 Å ones by max |Δψ| ≈ 0.1, and 0.2 Å from 0.05 Å by ≈ 0.07
-    (``benchmarks/waves_accuracy.py``), so a tolerance of 1e-3 keeps the reference.
+    from 0.2 Å ones by max |Δψ| ≈ 0.1, and 0.2 Å from 0.05 Å by ≈ 0.09
+    (``benchmarks/waves_accuracy.py``), so a wave tolerance of 1e-3 keeps the reference.
     """
     settings = settings or WaveSettings()
+    images = microscopes is not None
+    if tolerance is None:
+        tolerance = 1.0 if images else 1e-3
     if not (_positive(tolerance) and _positive(reference)):
         raise TemnnError(
             f"slice convergence: tolerance and reference must be positive (e.g. 1e-3 and 0.2 Å), "
             f"got {tolerance!r} and {reference!r}"
         )
+    if images and band is not None:
+        raise TemnnError("slice convergence: 'band' belongs to the wave criterion; the image criterion's "
+                         "band is the microscopes' transfer")
+    if samplings and not images:
+        raise TemnnError("slice convergence: wave 'samplings' are chosen by the image criterion only (give microscopes)")
+    if samplings and settings.gpts is not None:
+        raise TemnnError("slice convergence: wave 'samplings' cannot be searched with explicit 'gpts'")
+    if images and not _positive(dose):
+        raise TemnnError(f"slice convergence: 'dose' must be a positive number of e⁻/Å² (e.g. 1000), got {dose!r}")
     ref = exit_wave(atoms, replace(settings, slice_thickness=reference))
     keep = None
     if band is not None:
         kx = np.fft.fftfreq(ref.gpts[0], ref.sampling[0])
         ky = np.fft.fftfreq(ref.gpts[1], ref.sampling[1])
         keep = kx[:, None] ** 2 + ky[None, :] ** 2 <= band**2
-    differences = []
-    for thickness in sorted((float(c) for c in candidates if c > reference), reverse=True):
-        delta = exit_wave(atoms, replace(settings, slice_thickness=thickness)).array - ref.array
+    evidence: dict[str, Any] = {"dose": float(dose), "microscopes": tuple(microscopes)} if images else {}
+
+    def difference(test_settings: WaveSettings) -> float:
+        test = exit_wave(atoms, test_settings)
+        if images:
+            return image_noise_ratio(ref, test, evidence["microscopes"], dose)
+        delta = test.array - ref.array
         if keep is not None:
             delta = np.fft.ifft2(np.fft.fft2(delta) * keep)
-        differences.append((thickness, float(np.abs(delta).max())))
+        return float(np.abs(delta).max())
+
+    chosen, differences = float(reference), []
+    for thickness in sorted((float(c) for c in candidates if c > reference), reverse=True):
+        differences.append((thickness, difference(replace(settings, slice_thickness=thickness))))
         if differences[-1][1] < tolerance:
-            return SliceConvergence(thickness, float(reference), float(tolerance), band, tuple(differences))
-    return SliceConvergence(float(reference), float(reference), float(tolerance), band, tuple(differences))
+            chosen = thickness
+            break
+    if samplings:
+        finest_image = min(m.sampling for m in evidence["microscopes"])
+        tried = []
+        evidence.update(sampling=settings.sampling, reference_sampling=settings.sampling)
+        for sampling in sorted((float(c) for c in samplings if settings.sampling < c <= finest_image), reverse=True):
+            tried.append((sampling, difference(replace(settings, slice_thickness=chosen, sampling=sampling))))
+            if tried[-1][1] < tolerance:
+                evidence["sampling"] = sampling
+                break
+        evidence["sampling_differences"] = tuple(tried)
+    return SliceConvergence(chosen, float(reference), float(tolerance), band, tuple(differences), **evidence)
 
 
 def _orthogonal_extent(atoms: Atoms) -> tuple[float, float]:

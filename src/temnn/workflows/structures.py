@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ..simulate.waves import ExitWave, WaveSettings, exit_wave
 from .runner import run_samples
 
 if TYPE_CHECKING:
+    from ..simulate.draw import MicroscopeParameters
     from ..structures.sample import Sample
 
 __all__ = ["generate_dataset", "make_structures", "choose_slicing"]
@@ -208,8 +209,11 @@ def choose_slicing(
     *,
     seed: int,
     start: int,
-    tolerance: float,
+    tolerance: float | None = None,
     band: float | None = None,
+    microscopes: Sequence[MicroscopeParameters] | None = None,
+    dose: float = 1e3,
+    samplings: tuple[float, ...] = (),
 ) -> tuple[WaveSettings, dict[str, Any], Any]:
     """The thickest slicing whose exit wave of sample ``start`` is within ``tolerance`` of ``settings``' slicing.
 
@@ -221,15 +225,22 @@ def choose_slicing(
         Multislice settings; their ``slice_thickness`` [Å] is the reference.
     seed, start : int
         The data set's seed and first sample.
-    tolerance : float
-        Largest max |Δψ| accepted against the reference [1].
+    tolerance : float, optional
+        Largest max |Δψ| accepted against the reference [1] (default 1e-3), or with
+        ``microscopes`` the largest max |ΔI| / σ_shot [1] (default 1).
     band : float, optional
         Compare the waves only up to this spatial frequency [1/Å].
+    microscopes : sequence of MicroscopeParameters, optional
+        Compare images formed at these conditions instead of the waves (the image criterion).
+    dose : float
+        Dose of the image criterion's shot noise [e⁻/Å²].
+    samplings : tuple of float
+        Image criterion: coarser wave samplings to try at the chosen thickness [Å/pixel].
 
     Returns
     -------
     (WaveSettings, dict, SliceConvergence)
-        The settings with the chosen slice thickness, the manifest's ``wave_accuracy`` record
+        The settings with the chosen slice thickness (and wave sampling), the manifest's ``wave_accuracy`` record
         and the convergence result (see :func:`temnn.simulate.waves.converge_slice_thickness`).
     """
     from dataclasses import replace
@@ -238,6 +249,9 @@ def choose_slicing(
 
     atoms = make_sample(rng=sample_rng(seed, start)).atoms
     choice = converge_slice_thickness(atoms, settings, tolerance=tolerance, reference=settings.slice_thickness,
-                                      band=band)
+                                      band=band, microscopes=microscopes, dose=dose, samplings=samplings)
     accuracy = {**choice.to_dict(), "calibration_sample": start}
-    return replace(settings, slice_thickness=choice.slice_thickness), accuracy, choice
+    chosen = replace(settings, slice_thickness=choice.slice_thickness)
+    if choice.sampling is not None:
+        chosen = replace(chosen, sampling=choice.sampling)
+    return chosen, accuracy, choice
