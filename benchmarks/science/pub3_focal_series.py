@@ -89,7 +89,7 @@ PAPER_SCALE: dict[str, Any] = {
     "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
               "unetpp": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
               "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10"]},
-    "recipe": ["--batch-size", "8", "--adamw", "2e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
+    "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
 }
 
 
