@@ -18,7 +18,7 @@ coma 0-600 Å, focal spread 5-20 Å, dose 10^2.5-10^5 e⁻/Å², 0.10-0.11 Å/px
 blur and detector MTF keep publication III's ranges (0.05-0.25 Å; c0 0.25-0.6, c3 2-5), as
 table 1's blur of 0.5-1.5 and its three-coefficient MTF have no stated unit or form temnn can
 reproduce. A U-net of 1.1e6 parameters (24 filters, 3 levels, two 3×3 layers per block) trains
-on the fly (new 128² images of 100 training flakes every epoch, AdamW, one-cycle) for 200
+on the fly (new 128² images of 100 training flakes every epoch, AdamW, one-cycle) for 180
 epochs; every 5th epoch is scored on 32 validation flakes (the learning curve: median RMSE
 against training minutes, with the power-law time to the paper's 0.0062 / 0.0122,
 ``pub1[_graphene]_paper_learning_curves.png``). The test set is 200 other flakes: median RMSE,
@@ -26,9 +26,11 @@ Y-scramble, Gerchberg-Saxton from the same 3 and from 11 images (given the true 
 aberrations), the Argand plot of the median example.
 
 Time on this 2-core CPU, one thread (``--threads 1``), measured as CPU time, which is the
-wall time on an idle core (under the load of other runs the wall time was 2-3× longer): one
-forward+backward of a 128² 3-image series takes 0.19 s, an on-the-fly epoch (100 flakes, 32
-validation series at 256²) ~30 s, so 200 epochs fit in 2 h with the checkpoint evaluations.
+wall time on an idle core (under the load of other runs the wall time was 3-6× longer): one
+forward+backward of a 128² 3-image series takes 0.19 s; a 2-epoch run on 16 flakes took 5 s
+of CPU per epoch, so an epoch of 100 flakes and 32 validation series at 256² takes ~36 s and
+the 180 epochs with their 36 checkpoint evaluations ~1.9 h. Structures take ~1.5 s a flake,
+Gerchberg-Saxton (100 iterations, 3 and 11 images) and scoring ~2.5 s a test flake (8 min).
 
 What it reproduces (thesis section 8, publication I, figs. 1, 4, 5 and 10):
 
@@ -98,7 +100,7 @@ _PAPER_MOS2 = ["mos2", "--cell", "30", "--sampling", "0.05", "--slice-thickness"
 
 # publication I's test problem (``--scale paper``): sizes, structures, conditions and recipe
 PAPER_SCALE: dict[str, Any] = {
-    "n_train": 100, "n_val": 32, "n_test": 200, "epochs": 200, "gs_iterations": 100,
+    "n_train": 100, "n_val": 32, "n_test": 200, "epochs": 180, "gs_iterations": 100,
     "structures": {"none": _PAPER_MOS2, "graphene": [*_PAPER_MOS2, "--graphene"]},
     "image_size": [256, 256], "train_image_size": [128, 128],
     # table 1 where temnn has the same parameter (the rest: publication III's ranges, the demo's)
