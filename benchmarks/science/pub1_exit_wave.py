@@ -108,7 +108,7 @@ PAPER_SCALE: dict[str, Any] = {
                    "ctf_c21": [0.0, 600.0], "focal_spread": [5.0, 20.0], "log_dose": [2.5, 5.0],
                    "sampling": [0.1, 0.11]},
     "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"]},
-    "recipe": ["--batch-size", "8", "--adamw", "2e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
+    "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
 }
 
 
@@ -196,7 +196,8 @@ def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
     results["recipe"] = {"structures": config.structures, **recipe.record(["unet"], {"unet": epochs})}
     results["conditions"] = {"structures": config.structures, "support": args.support,
                              "image_size": PAPER_SCALE["image_size"], "parameters": params,
-                             "sets": {split: {"count": size[f"n_{split}"], "seed": seed} for split, seed in seeds.items()},
+                             "sets": {split: {"count": size[f"n_{split}"], "seed": seed}
+                                      for split, seed in seeds.items()},
                              **recipe.record(["unet"], {"unet": epochs})}
     plot_learning_curves({"U-net": curve}, (("metric", "validation median RMSE", goal),
                                             ("p90", "validation 90th-percentile RMSE", None)),
