@@ -15,14 +15,15 @@ Run from the repository root::
 appendix A.1): Au particles of 7-15 (100)/(110)/(111) layers, cut at a (111) layer and set on
 CeO2(111) in profile in a 60 Å cell, tilted up to 3° (``temnn structures particle Au 3 --cell 60
 --layers 7 15``, exit waves at 0.05 Å); 300 keV, defocus ±200 Å, Cs 0-12.45 µm, focal spread
-5-20 Å, blur 0.1-0.8 Å, 0.07-0.08 Å/px; training dose 10²-10⁶ e⁻/Å² (``--dose low``: 10¹-10⁴)
-with the MTF model ``--train-mtf``; the paper's MSD-net (50 layers of width 1, 9×9 kernels,
-dilations 1-10, 1.0e5 parameters) and a U-net of 1.1e6 parameters (24 filters, 3 levels, two
-3×3 layers per block, as publication III's ``--scale paper``). Both train on the fly (new
-256² images of the 100 training particles every epoch, AdamW, one-cycle schedule) and validate
-on 8 other particles at 256² after every epoch (the learning curve: validation pixel F1 against
-training minutes, ``pub2_paper_learning_curves.png``). The test is the dose series below at
-the paper's 512² frames (38 Å of the 60 Å cell at 0.075 Å/px), 1000 frames, threshold 0.9.
+5-20 Å, blur 0.1-0.8 Å, 0.07-0.08 Å/px; training dose 10²-10⁶ e⁻/Å² (``--dose low``: 10¹-10⁴,
+written as ``pub2_low_dose``) with the MTF model ``--train-mtf``; the paper's MSD-net (50
+layers of width 1, 9×9 kernels, dilations 1-10, 1.0e5 parameters) and a U-net of 1.1e6
+parameters (24 filters, 3 levels, two 3×3 layers per block, as publication III's ``--scale
+paper``). Both train on the fly (new 256² images of the 100 training particles every epoch,
+AdamW, one-cycle schedule) and validate on 8 other particles at 256² after every epoch (the
+learning curve: validation pixel F1 against training minutes, ``pub2_paper_learning_curves.png``).
+The test is the dose series below at the paper's 512² frames (38 Å of the 60 Å cell at
+0.075 Å/px), 1000 frames, threshold 0.9.
 
 Time on this 2-core CPU, one thread (``--threads 1``), measured as CPU time, which is the
 wall time on an idle core (the wall time under the load of other runs was 2-3× longer):
@@ -194,6 +195,7 @@ def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
     from dataclasses import replace
 
     recipe = paper_recipe()
+    name = NAME if args.dose == "high" else f"{NAME}_low_dose"  # its own JSON and figures
     epochs = {arch: args.epochs or recipe.epochs[arch] for arch in args.archs}
     size = {key: PAPER_SCALE[key] for key in ("n_train", "n_val", "frames")} | {"image_epochs": None, "epochs": epochs}
     if args.frames is not None:
@@ -218,7 +220,7 @@ def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
         evaluations[arch] = (model, pipeline.evaluate(model, series, root / "evaluations" / model.name,
                                                       "--threshold", str(args.threshold)))
     results = analyse(args, replace(config, parameters=series_params), size, series, evaluations, val_params,
-                      series_params, msdnet="")
+                      series_params, msdnet="", name=name)
     results["goals"] = paper_goals(results["limits"])
     print("\n## Publication II's goals (issue 17)\n")
     print(markdown_table(results["goals"]))
@@ -236,10 +238,10 @@ def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
                              "training_particles": size["n_train"], "seeds": seeds,
                              **recipe.record(args.archs, epochs)}
     plot_learning_curves(results["learning_curves"], (("metric", "validation pixel F1 (pooled)", None),),
-                         figure_path(NAME, "learning_curves", args.scale),
+                         figure_path(name, "learning_curves", args.scale),
                          "Publication II conditions: validation pixel F1 against training time")
-    path = write_results(NAME, results, args=args, pipeline=pipeline)
-    print(f"\nwrote {path} and {figure_path(NAME, '*', args.scale)}")
+    path = write_results(name, results, args=args, pipeline=pipeline)
+    print(f"\nwrote {path} and {figure_path(name, '*', args.scale)}")
     return 0
 
 
@@ -276,10 +278,11 @@ def _at_minutes(curve: list[dict[str, float]], minutes: float) -> float | None:
 
 def analyse(args: Any, config: Any, size: dict[str, Any], series: Path, evaluations: dict[str, tuple[Path, Path]],
             train_params: dict[str, Any], series_params: dict[str, Any], *,
-            msdnet: str = ", a 20-layer 3×3 MSD-net (paper 50 layers 9×9)") -> dict[str, Any]:
+            msdnet: str = ", a 20-layer 3×3 MSD-net (paper 50 layers 9×9)", name: str = NAME) -> dict[str, Any]:
     """Dose limits, F1 against dose, the paper table and the figures.
 
-    ``msdnet`` is what the MSD-net lacks against the paper's, for the table's "why it falls short".
+    ``msdnet`` is what the MSD-net lacks against the paper's, for the table's "why it falls short";
+    ``name`` names the figures (``pub2``, ``pub2_low_dose``).
     """
     window = _window(size["frames"])
     curves, rows = {}, []
@@ -309,8 +312,8 @@ def analyse(args: Any, config: Any, size: dict[str, Any], series: Path, evaluati
     comparison = paper_comparison(rows, size, config, msdnet)
     print("\n## Paper against temnn\n")
     print(markdown_table(comparison))
-    plot(curves, args.scale, window, threshold=args.threshold)
-    plot_examples(evaluations, series, args.scale, threshold=args.threshold)
+    plot(curves, args.scale, window, threshold=args.threshold, name=name)
+    plot_examples(evaluations, series, args.scale, threshold=args.threshold, name=name)
     return {
         "paper": PAPER,
         "sizes": size,
@@ -369,8 +372,8 @@ def paper_comparison(rows: list[dict[str, Any]], size: dict[str, Any], config: A
     return out
 
 
-def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshold: float) -> None:
-    """pub2_area.png (figs. 1-3) and pub2_f1.png (fig. A.15)."""
+def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshold: float, name: str = NAME) -> None:
+    """NAME_area.png (figs. 1-3) and NAME_f1.png (fig. A.15)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -399,7 +402,7 @@ def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshol
     ax.set_title("Publication II, figs. 1-3: area of segmentation against dose", fontsize=10)
     ax.legend(fontsize="x-small")
     fig.tight_layout()
-    save_figure(fig, figure_path(NAME, "area", scale))
+    save_figure(fig, figure_path(name, "area", scale))
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -413,13 +416,13 @@ def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshol
     ax.set_title("Publication II, fig. A.15: F1 against dose (MTF model 3 series)", fontsize=10)
     ax.legend(fontsize="x-small")
     fig.tight_layout()
-    save_figure(fig, figure_path(NAME, "f1", scale))
+    save_figure(fig, figure_path(name, "f1", scale))
     plt.close(fig)
 
 
 def plot_examples(evaluations: dict[str, tuple[Path, Path]], series: Path, scale: str, *, threshold: float,
-                  dose: float = 49.0) -> None:
-    """pub2_examples.png: the frame nearest ``dose`` [e⁻/Å²] (fig. 1 b) with each network's mask and the true one."""
+                  dose: float = 49.0, name: str = NAME) -> None:
+    """NAME_examples.png: the frame nearest ``dose`` [e⁻/Å²] (fig. 1 b) with each network's mask and the true one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -444,7 +447,7 @@ def plot_examples(evaluations: dict[str, tuple[Path, Path]], series: Path, scale
         ax.imshow(np.ma.masked_where(~prediction.T, prediction.T), cmap="autumn", alpha=0.5, origin="lower")
         ax.contour(data.label[0].T, levels=[0.5], colors="c", linewidths=1, origin="lower")
     fig.tight_layout()
-    save_figure(fig, figure_path(NAME, "examples", scale))
+    save_figure(fig, figure_path(name, "examples", scale))
     plt.close(fig)
 
 
