@@ -550,7 +550,7 @@ def plot_learning_curves(curves: dict[str, list[dict[str, float]]], panels: Sequ
 
     if not curves:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.5, 4 * len(panels)), 3.6), sharex=True, squeeze=False)
     axes = axes[0]
     for k, (name, curve) in enumerate(curves.items()):
         for ax, (key, _, _) in zip(axes, panels):
