@@ -108,3 +108,21 @@ def test_network_options_follow_the_recipe():
 def test_markdown_table_formats_numbers_and_missing_cells():
     table = common.markdown_table([{"a": 0.000123456, "b": None}, {"a": True}])
     assert table.splitlines() == ["| a | b |", "|---|---|", "| 0.0001235 | – |", "| yes | – |"]
+
+
+def test_extrapolate_minutes_of_an_error_mirrors_that_of_a_score():
+    # The same power law, once as an F1 shortfall 1 - F1 and once as an RMSE: the same time to a goal
+    # of the same distance (0.01 still to go), the same exponent; and a goal already met is reached.
+    minutes = (2.0, 5.0, 10.0, 30.0, 60.0)
+    f1 = [{"minutes": t, "metric": 1 - 0.2 * t ** -0.7} for t in minutes]
+    rmse = [{"minutes": t, "metric": 0.2 * t ** -0.7} for t in minutes]
+    score = common.extrapolate_minutes(f1, "metric", 0.99, tail=1.0)
+    error = common.extrapolate_minutes(rmse, "metric", 0.01, tail=1.0, higher_is_better=False)
+    assert error["exponent"] == pytest.approx(0.7) and score["exponent"] == pytest.approx(0.7)
+    assert error["minutes"] == pytest.approx(20 ** (1 / 0.7)) == pytest.approx(score["minutes"])
+    met = common.extrapolate_minutes(rmse, "metric", 0.05, tail=1.0, higher_is_better=False)
+    assert met["reached"] == 10.0 and met["minutes"] is None  # 0.2 · 10^-0.7 = 0.0399 ≤ 0.05
+    # An error that grows again at the end is not improving: no time to the goal.
+    worse = common.extrapolate_minutes([{"minutes": t, "metric": 0.01 * t ** 0.3} for t in minutes], "metric",
+                                       0.001, tail=1.0, higher_is_better=False)
+    assert worse["exponent"] < 0 and worse["minutes"] is None and worse["reached"] is None

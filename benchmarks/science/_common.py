@@ -39,6 +39,7 @@ __all__ = [
     "DoseLimits",
     "FIGURES",
     "MSDNET_OPTIONS",
+    "PaperRecipe",
     "Pipeline",
     "RESULTS",
     "SCALES",
@@ -51,10 +52,12 @@ __all__ = [
     "learning_curve",
     "markdown_table",
     "network_options",
+    "plot_learning_curves",
     "read_metrics",
     "read_summary",
     "running_median",
     "setup_threads",
+    "train_on_the_fly",
     "write_results",
     "y_scramble_rmse",
 ]
@@ -353,14 +356,16 @@ def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, 
         Validation image set.
     label : str
         The set's label: ``Mask`` reads ``history.csv``'s pooled pixel F1 (every epoch); other
-        labels evaluate each kept checkpoint and take the median atomic F1 (``temnn evaluate``'s).
+        labels evaluate each kept checkpoint with ``temnn evaluate`` and take the median of the
+        task's score, :attr:`EvaluationResult.metric <temnn.workflows.evaluate.EvaluationResult.metric>`:
+        atomic F1 (Disk, Gaussian) or the complex RMSE of the exit wave (Exitwave, vacuum = 1).
 
     Returns
     -------
     list of dict
-        ``{"epoch", "minutes", "metric"}`` in epoch order (atomic F1 adds ``p10`` and
-        ``perfect_fraction``); minutes are the summed epoch times of ``history.csv`` (training
-        plus validation loss).
+        ``{"epoch", "minutes", "metric"}`` in epoch order; an evaluated checkpoint adds the
+        score's ``p10`` and ``p90`` and, for atomic F1, ``perfect_fraction``. Minutes are the
+        summed epoch times of ``history.csv`` (training plus validation loss).
     """
     from temnn.workflows.evaluate import evaluate
 
@@ -370,65 +375,202 @@ def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, 
     curve = []
     for row, minute in zip(history, minutes):
         epoch = int(row["epoch"])
+        point = {"epoch": epoch, "minutes": round(float(minute), 4)}
         if label == "Mask":
-            value = float(row["val_pixel_f1"])
-        else:
-            stem = model / "checkpoints" / f"epoch_{epoch:04d}"
-            if not stem.with_suffix(".safetensors").exists():
-                continue  # --epochsave N keeps every N-th epoch
-            result = evaluate(stem, validation, allow_overlap=True)
-            f1 = next(r for r in result.summary if r["metric"] == "atomic_f1")
-            curve.append({"epoch": epoch, "minutes": round(float(minute), 4), "metric": float(f1["median"]),
-                          "p10": float(f1["p10"]), "perfect_fraction": float(f1["perfect_fraction"])})
+            curve.append({**point, "metric": float(row["val_pixel_f1"])})
             continue
-        curve.append({"epoch": epoch, "minutes": round(float(minute), 4), "metric": float(value)})
+        stem = model / "checkpoints" / f"epoch_{epoch:04d}"
+        if not stem.with_suffix(".safetensors").exists():
+            continue  # --epochsave N keeps every N-th epoch
+        result = evaluate(stem, validation, allow_overlap=True)
+        score = next(r for r in result.summary if r["metric"] == result.metric)
+        point |= {"metric": float(score["median"]), "p10": float(score["p10"]), "p90": float(score["p90"])}
+        if score["perfect_fraction"] is not None:
+            point["perfect_fraction"] = float(score["perfect_fraction"])
+        curve.append(point)
     return curve
 
 
 def extrapolate_minutes(curve: Sequence[dict[str, float]], key: str, goal: float, *,
-                        tail: float = 0.5) -> dict[str, float | None]:
+                        tail: float = 0.5, higher_is_better: bool = True) -> dict[str, float | None]:
     """Training minutes until ``curve[key]`` reaches ``goal``, from a power law fitted to the tail.
 
-    The shortfall ``1 - metric`` of a learning curve is fitted as ``A · t^(-a)`` (a straight line
-    in log-log) over the last ``tail`` fraction of its points; the goal is then reached at
-    ``t = (A / (1 - goal))^(1/a)``. An empirical learning-curve model (no theory promises a power
-    law): it answers "how far is the goal at the present rate", not whether it is reachable.
+    The distance still to go is fitted as ``A · t^(-a)`` (a straight line in log-log) over the
+    last ``tail`` fraction of the points: the shortfall ``1 - metric`` of a score that rises
+    toward 1 (F1, ``higher_is_better``), or the metric itself for an error that falls toward 0
+    (RMSE). The goal is then reached at ``t = (A / (1 - goal))^(1/a)``, or ``(A / goal)^(1/a)``
+    for an error. An empirical learning-curve model (no theory promises a power law): it
+    answers "how far is the goal at the present rate", not whether it is reachable.
 
     Parameters
     ----------
     curve : sequence of dict
         :func:`learning_curve` points (``minutes`` and ``key``).
     key : str
-        The metric, e.g. ``"perfect_fraction"`` or ``"p10"``.
+        The metric, e.g. ``"perfect_fraction"``, ``"p10"`` or ``"metric"``.
     goal : float
-        The paper's number (below 1).
+        The paper's number: below 1 for a score, above 0 for an error.
     tail : float
         Fraction of the points (the latest) used for the fit.
+    higher_is_better : bool
+        True for a score in [0, 1] that rises toward 1, False for an error that falls toward 0.
 
     Returns
     -------
     dict
-        ``reached`` (minutes of the first point at or above the goal, else None), ``exponent``
+        ``reached`` (minutes of the first point at or beyond the goal, else None), ``exponent``
         ``a`` (None when fewer than 3 usable points), and ``minutes`` (the extrapolated time;
         None when the goal is reached or the tail is not improving, ``a <= 0``).
 
     Examples
     --------
+    A score whose shortfall halves when the training time quadruples:
+
     >>> curve = [{"minutes": t, "m": 1 - 0.5 * t ** -0.5} for t in (1.0, 4.0, 16.0, 64.0)]
     >>> out = extrapolate_minutes(curve, "m", 0.95, tail=1.0)
     >>> round(out["exponent"], 3), round(out["minutes"], 1)
     (0.5, 100.0)
+
+    An error that halves when the training time quadruples, toward a goal of 0.005:
+
+    >>> curve = [{"minutes": t, "rmse": 0.05 * t ** -0.5} for t in (1.0, 4.0, 16.0, 64.0)]
+    >>> out = extrapolate_minutes(curve, "rmse", 0.005, tail=1.0, higher_is_better=False)
+    >>> round(out["exponent"], 3), round(out["minutes"], 1), out["reached"]
+    (0.5, 100.0, None)
     """
-    reached = next((p["minutes"] for p in curve if p[key] >= goal), None)
-    points = [p for p in curve[int(len(curve) * (1 - tail)):] if 0 < p["minutes"] and p[key] < 1]
+    def gap(value: float) -> float:  # what is still to go: a power law in the training time
+        return 1 - value if higher_is_better else value
+
+    reached = next((p["minutes"] for p in curve if gap(p[key]) <= gap(goal)), None)
+    points = [p for p in curve[int(len(curve) * (1 - tail)):] if 0 < p["minutes"] and gap(p[key]) > 0]
     if len(points) < 3:
         return {"reached": reached, "exponent": None, "minutes": None}
-    slope, intercept = np.polyfit(np.log([p["minutes"] for p in points]), np.log([1 - p[key] for p in points]), 1)
+    slope, intercept = np.polyfit(np.log([p["minutes"] for p in points]), np.log([gap(p[key]) for p in points]), 1)
     exponent = float(-slope)
     minutes = None
     if reached is None and exponent > 0:
-        minutes = float(np.exp((intercept - np.log(1 - goal)) / exponent))
+        minutes = float(np.exp((intercept - np.log(gap(goal))) / exponent))
     return {"reached": reached, "exponent": exponent, "minutes": minutes}
+
+
+@dataclass(frozen=True)
+class PaperRecipe:
+    """How ``--scale paper`` trains a publication's networks: on the fly, with learning curves.
+
+    Attributes
+    ----------
+    shapes : dict
+        ``{arch: temnn train shape options}``, e.g. ``{"unet": ["--filters", "24", ...]}``.
+    options : list of str
+        ``temnn train`` options every network shares (batch size, optimizer, schedule,
+        ``--epochsave N``: the learning curve's checkpoints).
+    epochs : dict
+        ``{arch: training epochs}``, each sized to fit the time budget on this CPU.
+    train_image_size : list of int
+        Size of the on-the-fly training images [pixels]; ``--crop`` is refused on the fly, so
+        training images are drawn smaller than the validation and test images instead.
+    """
+
+    shapes: dict[str, list[str]]
+    options: list[str]
+    epochs: dict[str, int]
+    train_image_size: list[int]
+
+    def record(self, archs: Sequence[str], epochs: dict[str, int]) -> dict[str, Any]:
+        """The recipe as the results JSON records it (the networks trained and their epochs)."""
+        return {"training": "on the fly", "train_image_size": self.train_image_size, "options": self.options,
+                "shape": {arch: self.shapes[arch] for arch in archs}, "epochs": {arch: epochs[arch] for arch in archs}}
+
+
+def train_on_the_fly(pipeline: Pipeline, root: Path, recipe: PaperRecipe, arch: str, epochs: int, *, data: Path,
+                     validation: Path, parameters: dict[str, Any], set_name: str,
+                     ) -> tuple[Path, list[dict[str, float]]]:
+    """Train one network of a ``--scale paper`` run on the fly and read its learning curve.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Runs and records the ``temnn train`` command.
+    root : pathlib.Path
+        Work folder: the training parameters file goes to
+        ``root/parameters/onthefly-SET_NAME-FINGERPRINT.json``, the model to
+        ``root/models/ARCH-SET_NAME-FINGERPRINT`` (:meth:`Pipeline.train`).
+    recipe : PaperRecipe
+        Shape, shared options and training image size.
+    arch : str
+        Architecture (a key of ``recipe.shapes``).
+    epochs : int
+        Training epochs.
+    data : pathlib.Path
+        Dataset folder of the training exit waves (``temnn structures``).
+    validation : pathlib.Path
+        Validation image set (made with ``parameters``, at the test image size).
+    parameters : dict
+        The test images' parameters file; training images differ only in
+        ``recipe.train_image_size``.
+    set_name : str
+        Name of the training image parameters (e.g. ``series3``, ``high-dose-mtf4``).
+
+    Returns
+    -------
+    (pathlib.Path, list of dict)
+        The model folder and its :func:`learning_curve` on ``validation``.
+    """
+    training = {**parameters, "image_size": list(recipe.train_image_size)}
+    on_the_fly = root / "parameters" / f"onthefly-{set_name}-{fingerprint(training)}.json"
+    write_json(on_the_fly, training)
+    options = ["--arch", arch, *recipe.shapes[arch], *recipe.options, "--on-the-fly", on_the_fly]
+    model = pipeline.train(root, f"{arch}-{set_name}", epochs, data, validation, options)
+    return model, learning_curve(model, validation, parameters["label"])
+
+
+def plot_learning_curves(curves: dict[str, list[dict[str, float]]], panels: Sequence[tuple[str, str, float | None]],
+                         path: Path, title: str, *, log_y: bool = False) -> None:
+    """Validation metrics against training minutes (log scale), one panel per metric, goals dotted.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{model name: learning_curve points}``.
+    panels : sequence of (key, title, goal)
+        The point key drawn in each panel, its title, and the paper's goal (None: no line).
+    path : pathlib.Path
+        The PNG.
+    title : str
+        Figure title.
+    log_y : bool
+        Logarithmic metric axis (errors such as RMSE); otherwise 0-1.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from temnn.analysis.plotting import save_figure
+
+    if not curves:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.5, 4 * len(panels)), 3.6), sharex=True, squeeze=False)
+    axes = axes[0]
+    for k, (name, curve) in enumerate(curves.items()):
+        for ax, (key, _, _) in zip(axes, panels):
+            points = [p for p in curve if p.get(key) is not None]
+            ax.plot([p["minutes"] for p in points], [p[key] for p in points], "o-", ms=3, color=f"C{k}", label=name)
+    for ax, (_, panel_title, goal) in zip(axes, panels):
+        if goal is not None:
+            ax.axhline(goal, color="gray", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("training minutes (CPU)")
+        ax.set_title(panel_title, fontsize=10)
+    axes[0].legend(fontsize="x-small")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def fingerprint(obj: Any) -> str:

@@ -5,6 +5,37 @@ Run from the repository root::
     python benchmarks/science/pub2_dose_series.py --scale smoke   # < 2 min: the script works
     python benchmarks/science/pub2_dose_series.py --scale small   # ~5-10 min, 200 frames
     python benchmarks/science/pub2_dose_series.py --scale full    # 1000 frames, ~15-30 min on 2 cores
+    python benchmarks/science/pub2_dose_series.py --scale paper --archs unet --threads 1
+    python benchmarks/science/pub2_dose_series.py --scale paper --archs msdnet --threads 1
+                                                   # publication II's test conditions, ≤ 2 h of training each
+    python benchmarks/science/pub2_dose_series.py --scale paper --threads 1
+                                                   # both in one analysis (reuses the models and evaluations)
+
+``--scale paper`` is publication II's test problem (section 8, publication II, table 1 and
+appendix A.1): Au particles of 7-15 (100)/(110)/(111) layers, cut at a (111) layer and set on
+CeO2(111) in profile in a 60 Å cell, tilted up to 3° (``temnn structures particle Au 3 --cell 60
+--layers 7 15``, exit waves at 0.05 Å); 300 keV, defocus ±200 Å, Cs 0-12.45 µm, focal spread
+5-20 Å, blur 0.1-0.8 Å, 0.07-0.08 Å/px; training dose 10²-10⁶ e⁻/Å² (``--dose low``: 10¹-10⁴,
+written as ``pub2_low_dose``) with the MTF model ``--train-mtf``; the paper's MSD-net (50
+layers of width 1, 9×9 kernels, dilations 1-10, 1.0e5 parameters) and a U-net of 1.1e6
+parameters (24 filters, 3 levels, two 3×3 layers per block, as publication III's ``--scale
+paper``). Both train on the fly (new 256² images of the 100 training particles every epoch,
+AdamW, one-cycle schedule) and validate on 8 other particles at 256² after every epoch (the
+learning curve: validation pixel F1 against training minutes, ``pub2_paper_learning_curves.png``).
+The test is the dose series below at the paper's 512² frames (38 Å of the 60 Å cell at
+0.075 Å/px), 1000 frames, threshold 0.9.
+
+Time on this 2-core CPU, one thread (``--threads 1``), measured as CPU time, which is the
+wall time on an idle core (the wall time under the load of other runs was 2-3× longer):
+one forward+backward of a 256² image takes 0.63 s (U-net) and 2.3 s (MSD-net); 3-epoch runs on
+3 particles took 4.5 s and 14 s of CPU per epoch, ~1.25 s and ~3.7 s a particle with the
+on-the-fly synthesis from the 1200² waves, so an epoch of 100 particles and 8 validation images
+takes ~130 s (U-net) and ~380 s (MSD-net): the U-net's 52 epochs and the MSD-net's 18 each fit
+in 2 h. Before the first training: the structures, ~23 s a particle (42 min for all 109 on one
+core, half with ``--workers 2``), and the 1000 frames, 0.14 s each (2 min, 2 GB). After each
+training: the network on the 1000 512² frames, 1.3 s a frame for the U-net (22 min) and 6.8 s
+for the MSD-net (1.9 h on one thread; ``--threads 2`` on an idle machine, or fewer frames with
+``--frames``, shortens it).
 
 What it reproduces (thesis section 8, publication II, figs. 1-3 and A.15):
 
@@ -35,15 +66,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    SCALES,
+    PaperRecipe,
     Pipeline,
     base_parser,
     dose_limits,
     figure_path,
     markdown_table,
     network_options,
+    plot_learning_curves,
     read_metrics,
     running_median,
     setup_threads,
+    train_on_the_fly,
     write_results,
 )
 
@@ -74,6 +109,18 @@ PAPER = {
     "half_dose_ratio": "MSD-net at ~70 % lower dose than the U-net (fig. 3)",
 }
 
+# publication II's test problem (``--scale paper``): sizes, structures, conditions and recipe
+PAPER_SCALE: dict[str, Any] = {
+    "n_train": 100, "n_val": 8, "frames": 1000,
+    "structures": ["particle", "Au", "3", "--cell", "60", "--layers", "7", "15", "--sampling", "0.05"],
+    "sampling": [0.07, 0.08], "image_size": [512, 512], "train_image_size": [256, 256],
+    "log_dose": {"high": [2.0, 6.0], "low": [1.0, 4.0]},  # table 2
+    "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
+              "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10"]},
+    "epochs": {"unet": 52, "msdnet": 18},  # each ≤ 2 h on one idle core (module docstring)
+    "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
+}
+
 
 def scale_settings(scale: str, config: Any) -> dict[str, Any]:
     """Sizes, image epochs, training epochs and series frames of a scale."""
@@ -87,20 +134,31 @@ def scale_settings(scale: str, config: Any) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = base_parser(NAME, __doc__)
+    parser = base_parser(NAME, __doc__, scales=(*SCALES, "paper"))
     parser.add_argument("--train-mtf", type=int, choices=sorted(MTF_MODELS), default=4,
                         help="MTF model of publication II's table 3 for the training images (default 4)")
     parser.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS), help="architectures to train")
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help=f"probability above which a pixel is the particle (default {THRESHOLD}, the paper's)")
+    parser.add_argument("--dose", choices=sorted(PAPER_SCALE["log_dose"]), default="high",
+                        help="--scale paper: training frame-dose range of publication II's table 2, high "
+                        "10²-10⁶ e⁻/Å² (default) or low 10¹-10⁴ e⁻/Å²")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="override the frames of the scale's dose series (at least 2; a new image set)")
     args = parser.parse_args()
+    if args.frames is not None and args.frames < 2:
+        parser.error(f"--frames must be at least 2, got {args.frames}")
     setup_threads(args.threads)
     from temnn.cli.demo import demo_config
 
     config = demo_config("mask")
+    if args.scale == "paper":
+        return run_paper(args, config, args.out / args.scale, Pipeline())
     size = scale_settings(args.scale, config)
     if args.epochs is not None:
         size["epochs"] = args.epochs
+    if args.frames is not None:
+        size["frames"] = args.frames
     root = args.out / args.scale
     pipeline = Pipeline()
     data = pipeline.structures(config, root, {"train": (size["n_train"], 0), "val": (size["n_val"], 2),
@@ -126,9 +184,106 @@ def main() -> int:
     return 0
 
 
+def paper_recipe() -> PaperRecipe:
+    """``PAPER_SCALE``'s training recipe (read at run time, so a caller may shrink it)."""
+    return PaperRecipe(shapes=PAPER_SCALE["shape"], options=PAPER_SCALE["recipe"], epochs=PAPER_SCALE["epochs"],
+                       train_image_size=PAPER_SCALE["train_image_size"])
+
+
+def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
+    """``--scale paper``: publication II's test conditions, on-the-fly training, learning curves."""
+    from dataclasses import replace
+
+    recipe = paper_recipe()
+    name = NAME if args.dose == "high" else f"{NAME}_low_dose"  # its own JSON and figures
+    epochs = {arch: args.epochs or recipe.epochs[arch] for arch in args.archs}
+    size = {key: PAPER_SCALE[key] for key in ("n_train", "n_val", "frames")} | {"image_epochs": None, "epochs": epochs}
+    if args.frames is not None:
+        size["frames"] = args.frames
+    config = replace(config, structures=PAPER_SCALE["structures"])
+    seeds = {"train": 0, "val": 2, "series": 3}
+    data = pipeline.structures(config, root, {"train": (size["n_train"], seeds["train"]),
+                                              "val": (size["n_val"], seeds["val"]), "series": (1, seeds["series"])},
+                               workers=args.workers)
+    # Validation at the training image size: an MSD-net pass over a 512² image costs 4× one of 256².
+    val_params = {**config.parameters, "sampling": PAPER_SCALE["sampling"], "image_size": recipe.train_image_size,
+                  "log_dose": PAPER_SCALE["log_dose"][args.dose], **MTF_MODELS[args.train_mtf],
+                  "mtf_floor": [0.0, 0.0], "readout": READOUT, "image_epochs": 1, "debug": 0}
+    series_params = {**val_params, **SERIES, "image_size": PAPER_SCALE["image_size"], "image_epochs": size["frames"]}
+    set_name = f"{args.dose}-dose-mtf{args.train_mtf}"
+    val_set = pipeline.images(data["val"], val_params, set_name, test=True, workers=args.workers)
+    series = pipeline.images(data["series"], series_params, "dose-series", test=False, workers=args.workers)
+    evaluations, curves = {}, {}
+    for arch in args.archs:
+        model, curves[arch] = train_on_the_fly(pipeline, root, recipe, arch, epochs[arch], data=data["train"],
+                                               validation=val_set, parameters=val_params, set_name=set_name)
+        evaluations[arch] = (model, pipeline.evaluate(model, series, root / "evaluations" / model.name,
+                                                      "--threshold", str(args.threshold)))
+    results = analyse(args, replace(config, parameters=series_params), size, series, evaluations, val_params,
+                      series_params, msdnet="", name=name)
+    results["goals"] = paper_goals(results["limits"])
+    print("\n## Publication II's goals (issue 17)\n")
+    print(markdown_table(results["goals"]))
+    results["learning_curves"] = {ARCH_NAMES[arch]: curve for arch, curve in curves.items()}
+    print("\n## Validation pixel F1 (pooled, 256² at the training dose) against training minutes\n")
+    print(markdown_table([{"network": ARCH_NAMES[arch], "epochs": len(curve), "minutes": curve[-1]["minutes"],
+                           "pixel F1 at the end": curve[-1]["metric"],
+                           "at half the time": _at_minutes(curve, curve[-1]["minutes"] / 2)}
+                          for arch, curve in curves.items() if curve]))
+    results["recipe"] = {"structures": PAPER_SCALE["structures"], **recipe.record(args.archs, epochs)}
+    results["conditions"] = {"structures": PAPER_SCALE["structures"], "dose_range": args.dose,
+                             "image_size": PAPER_SCALE["image_size"], "validation_image_size": recipe.train_image_size,
+                             "validation_parameters": val_params, "series_parameters": series_params,
+                             "frames": size["frames"], "validation_particles": size["n_val"],
+                             "training_particles": size["n_train"], "seeds": seeds,
+                             **recipe.record(args.archs, epochs)}
+    plot_learning_curves(results["learning_curves"], (("metric", "validation pixel F1 (pooled)", None),),
+                         figure_path(name, "learning_curves", args.scale),
+                         "Publication II conditions: validation pixel F1 against training time")
+    path = write_results(name, results, args=args, pipeline=pipeline)
+    print(f"\nwrote {path} and {figure_path(name, '*', args.scale)}")
+    return 0
+
+
+def paper_goals(limits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 17's goals for publication II from the dose-limit rows of :func:`analyse`.
+
+    Half area at ≤ 30 e⁻/Å², area converged by ≤ 200 e⁻/Å², plateau ≥ 0.9 of the true
+    area (each network), and the MSD-net's half-area dose no higher than the U-net's.
+    """
+    goals = []
+    for r in limits:
+        half, converged = r["half_dose"], r["convergence_dose"]
+        goals += [
+            {"network": r["network"], "goal": "half area at ≤ 30 e⁻/Å²", "temnn": half,
+             "met": half is not None and half <= 30},
+            {"network": r["network"], "goal": "converged by ≤ 200 e⁻/Å²", "temnn": converged,
+             "met": converged is not None and converged <= 200},
+            {"network": r["network"], "goal": "plateau ≥ 0.9 of the true area", "temnn": r["plateau_over_true"],
+             "met": r["plateau_over_true"] >= 0.9},
+        ]
+    by_name = {r["network"]: r for r in limits}
+    if {"MSD-net", "U-net"} <= set(by_name):
+        msd, unet = by_name["MSD-net"]["half_dose"], by_name["U-net"]["half_dose"]
+        goals.append({"network": "MSD-net vs U-net", "goal": "MSD-net's half-area dose ≤ the U-net's",
+                      "temnn": f"{msd} vs {unet}", "met": msd is not None and (unet is None or msd <= unet)})
+    return goals
+
+
+def _at_minutes(curve: list[dict[str, float]], minutes: float) -> float | None:
+    """The learning curve's metric at the last point at or before ``minutes``."""
+    before = [p for p in curve if p["minutes"] <= minutes]
+    return before[-1]["metric"] if before else None
+
+
 def analyse(args: Any, config: Any, size: dict[str, Any], series: Path, evaluations: dict[str, tuple[Path, Path]],
-            train_params: dict[str, Any], series_params: dict[str, Any]) -> dict[str, Any]:
-    """Dose limits, F1 against dose, the paper table and the figures."""
+            train_params: dict[str, Any], series_params: dict[str, Any], *,
+            msdnet: str = ", a 20-layer 3×3 MSD-net (paper 50 layers 9×9)", name: str = NAME) -> dict[str, Any]:
+    """Dose limits, F1 against dose, the paper table and the figures.
+
+    ``msdnet`` is what the MSD-net lacks against the paper's, for the table's "why it falls short";
+    ``name`` names the figures (``pub2``, ``pub2_low_dose``).
+    """
     window = _window(size["frames"])
     curves, rows = {}, []
     for arch, (model, folder) in evaluations.items():
@@ -154,11 +309,11 @@ def analyse(args: Any, config: Any, size: dict[str, Any], series: Path, evaluati
                for lo, hi in zip(DOSE_BINS[:-1], DOSE_BINS[1:])]
     print(f"\n## Mean pixel F1 against dose (threshold {args.threshold})\n")
     print(markdown_table(f1_rows))
-    comparison = paper_comparison(rows, size, config)
+    comparison = paper_comparison(rows, size, config, msdnet)
     print("\n## Paper against temnn\n")
     print(markdown_table(comparison))
-    plot(curves, args.scale, window, threshold=args.threshold)
-    plot_examples(evaluations, series, args.scale, threshold=args.threshold)
+    plot(curves, args.scale, window, threshold=args.threshold, name=name)
+    plot_examples(evaluations, series, args.scale, threshold=args.threshold, name=name)
     return {
         "paper": PAPER,
         "sizes": size,
@@ -175,12 +330,20 @@ def analyse(args: Any, config: Any, size: dict[str, Any], series: Path, evaluati
     }
 
 
-def paper_comparison(rows: list[dict[str, Any]], size: dict[str, Any], config: Any) -> list[dict[str, Any]]:
-    """The paper's numbers beside temnn's, with a reason where temnn falls short."""
-    shortfall = (f"{size['n_train']} training particles × {size['image_epochs']} image epochs (paper 1000 × 10), "
-                 f"{size['epochs']} epochs (paper 300), {config.parameters['image_size'][0]}² px at "
+def paper_comparison(rows: list[dict[str, Any]], size: dict[str, Any], config: Any,
+                     msdnet: str = ", a 20-layer 3×3 MSD-net (paper 50 layers 9×9)") -> list[dict[str, Any]]:
+    """The paper's numbers beside temnn's, with a reason where temnn falls short.
+
+    ``size["epochs"]`` is one number or ``{arch: epochs}``; ``size["image_epochs"]`` None means
+    training on the fly; ``msdnet`` is appended to the MSD-net's reason.
+    """
+    images = "new images every epoch" if size["image_epochs"] is None else f"{size['image_epochs']} image epochs"
+    epochs = size["epochs"] if isinstance(size["epochs"], int) else \
+        ", ".join(f"{ARCH_NAMES[arch]} {n}" for arch, n in size["epochs"].items())
+    shortfall = (f"{size['n_train']} training particles × {images} (paper 1000 × 10), "
+                 f"{epochs} epochs (paper 300), {config.parameters['image_size'][0]}² px at "
                  f"{config.parameters['sampling'][0]}-{config.parameters['sampling'][1]} Å/px (paper 0.07-0.08)")
-    msd_shortfall = f"{shortfall}, a 20-layer 3×3 MSD-net (paper 50 layers 9×9)"
+    msd_shortfall = f"{shortfall}{msdnet}"
     out = []
     by_name = {r["network"]: r for r in rows}
     for r in rows:
@@ -209,8 +372,8 @@ def paper_comparison(rows: list[dict[str, Any]], size: dict[str, Any], config: A
     return out
 
 
-def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshold: float) -> None:
-    """pub2_area.png (figs. 1-3) and pub2_f1.png (fig. A.15)."""
+def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshold: float, name: str = NAME) -> None:
+    """NAME_area.png (figs. 1-3) and NAME_f1.png (fig. A.15)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,7 +402,7 @@ def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshol
     ax.set_title("Publication II, figs. 1-3: area of segmentation against dose", fontsize=10)
     ax.legend(fontsize="x-small")
     fig.tight_layout()
-    save_figure(fig, figure_path(NAME, "area", scale))
+    save_figure(fig, figure_path(name, "area", scale))
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -253,13 +416,13 @@ def plot(curves: dict[str, dict[str, Any]], scale: str, window: int, *, threshol
     ax.set_title("Publication II, fig. A.15: F1 against dose (MTF model 3 series)", fontsize=10)
     ax.legend(fontsize="x-small")
     fig.tight_layout()
-    save_figure(fig, figure_path(NAME, "f1", scale))
+    save_figure(fig, figure_path(name, "f1", scale))
     plt.close(fig)
 
 
 def plot_examples(evaluations: dict[str, tuple[Path, Path]], series: Path, scale: str, *, threshold: float,
-                  dose: float = 49.0) -> None:
-    """pub2_examples.png: the frame nearest ``dose`` [e⁻/Å²] (fig. 1 b) with each network's mask and the true one."""
+                  dose: float = 49.0, name: str = NAME) -> None:
+    """NAME_examples.png: the frame nearest ``dose`` [e⁻/Å²] (fig. 1 b) with each network's mask and the true one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -284,7 +447,7 @@ def plot_examples(evaluations: dict[str, tuple[Path, Path]], series: Path, scale
         ax.imshow(np.ma.masked_where(~prediction.T, prediction.T), cmap="autumn", alpha=0.5, origin="lower")
         ax.contour(data.label[0].T, levels=[0.5], colors="c", linewidths=1, origin="lower")
     fig.tight_layout()
-    save_figure(fig, figure_path(NAME, "examples", scale))
+    save_figure(fig, figure_path(name, "examples", scale))
     plt.close(fig)
 
 

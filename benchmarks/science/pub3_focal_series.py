@@ -49,16 +49,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     SCALES,
+    PaperRecipe,
     Pipeline,
     base_parser,
     extrapolate_minutes,
     figure_path,
-    learning_curve,
     markdown_table,
     network_options,
+    plot_learning_curves,
     read_metrics,
     read_summary,
     setup_threads,
+    train_on_the_fly,
     write_results,
 )
 
@@ -162,33 +164,32 @@ def main() -> int:
     return 0
 
 
+def paper_recipe() -> PaperRecipe:
+    """``PAPER_SCALE``'s training recipe (read at run time, so a caller may shrink it)."""
+    return PaperRecipe(shapes=PAPER_SCALE["shape"], options=PAPER_SCALE["recipe"],
+                       epochs={arch: PAPER_SCALE["epochs"] for arch in ARCHS},
+                       train_image_size=PAPER_SCALE["train_image_size"])
+
+
 def run_paper(args: Any, config: Any, size: dict[str, Any], root: Path, pipeline: Pipeline) -> int:
     """``--scale paper``: publication III's test conditions, on-the-fly training, learning curves."""
     from dataclasses import replace
 
-    from temnn.io.files import write_json
-
-    from _common import fingerprint
-
+    recipe = paper_recipe()
     config = replace(config, structures=PAPER_SCALE["structures"])
     train_val = pipeline.structures(config, root, {"train": (size["n_train"], 0), "val": (size["n_val"], 2)},
                                     workers=args.workers)
     models: dict[tuple[str, int], Path] = {}
     curves: dict[str, list[dict[str, float]]] = {}
     test_params: dict[int, dict[str, Any]] = {}
-    val_sets: dict[int, Path] = {}
     for n in args.series:
         test_params[n] = {**series_parameters(config.parameters, n, 1), "image_size": PAPER_SCALE["image_size"],
                           "log_dose": PAPER_SCALE["log_dose"]}
-        train_params = {**test_params[n], "image_size": PAPER_SCALE["train_image_size"]}
-        on_the_fly = root / "parameters" / f"onthefly-series{n}-{fingerprint(train_params)}.json"
-        write_json(on_the_fly, train_params)
-        val_sets[n] = pipeline.images(train_val["val"], test_params[n], f"series{n}", test=True, workers=args.workers)
+        val_set = pipeline.images(train_val["val"], test_params[n], f"series{n}", test=True, workers=args.workers)
         for arch in args.archs:
-            options = ["--arch", arch, *PAPER_SCALE["shape"][arch], *PAPER_SCALE["recipe"], "--on-the-fly", on_the_fly]
-            model = pipeline.train(root, f"{arch}-series{n}", size["epochs"], train_val["train"], val_sets[n], options)
-            models[arch, n] = model
-            curves[f"{arch}-series{n}"] = learning_curve(model, val_sets[n], "Disk")
+            models[arch, n], curves[f"{arch}-series{n}"] = train_on_the_fly(
+                pipeline, root, recipe, arch, size["epochs"], data=train_val["train"], validation=val_set,
+                parameters=test_params[n], set_name=f"series{n}")
     test = pipeline.structures(config, root, {"test": (size["n_test"], 1)}, workers=args.workers)["test"]
     evaluations: dict[tuple[str, int], Path] = {}
     for (arch, n), model in models.items():
@@ -213,43 +214,15 @@ def run_paper(args: Any, config: Any, size: dict[str, Any], root: Path, pipeline
     print(markdown_table([{"model": name, "goal": goal, **fit} for name, goals in results["time_to_goal"].items()
                           for goal, fit in goals.items()]))
     results["conditions"] = {"structures": PAPER_SCALE["structures"], "test_parameters": test_params,
-                             "train_image_size": PAPER_SCALE["train_image_size"], "recipe": PAPER_SCALE["recipe"],
-                             "shape": {arch: PAPER_SCALE["shape"][arch] for arch in args.archs},
-                             "seeds": {"train": 0, "val": 2, "test": 1}, "training": "on the fly"}
-    plot_learning_curves(curves, args.scale)
+                             "seeds": {"train": 0, "val": 2, "test": 1},
+                             **recipe.record(args.archs, {arch: size["epochs"] for arch in args.archs})}
+    plot_learning_curves(curves, (("metric", "median atomic F1", 1.0), ("p10", "10th-percentile atomic F1", 0.9),
+                                  ("perfect_fraction", "fraction of perfect series", 0.8)),
+                         figure_path(NAME, "learning_curves", args.scale),
+                         "Publication III conditions: validation atomic F1 against training time")
     path = write_results(NAME, results, args=args, pipeline=pipeline)
     print(f"\nwrote {path} and {figure_path(NAME, '*', args.scale)}")
     return 0
-
-
-def plot_learning_curves(curves: dict[str, list[dict[str, float]]], scale: str) -> None:
-    """pub3_SCALE_learning_curves.png: validation median, 10th percentile and perfect fraction against minutes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from temnn.analysis.plotting import save_figure
-
-    if not curves:
-        return
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharex=True)
-    for k, (name, curve) in enumerate(curves.items()):
-        minutes = [p["minutes"] for p in curve]
-        for ax, key in zip(axes, ("metric", "p10", "perfect_fraction")):
-            ax.plot(minutes, [p[key] for p in curve], "o-", ms=3, color=f"C{k}", label=name)
-    for ax, title, goal in zip(axes, ("median atomic F1", "10th-percentile atomic F1", "fraction of perfect series"),
-                               (1.0, 0.9, 0.8)):
-        ax.axhline(goal, color="gray", linewidth=0.8, linestyle=":")
-        ax.set_xscale("log")
-        ax.set_xlabel("training minutes (CPU)")
-        ax.set_title(title, fontsize=10)
-        ax.set_ylim(-0.02, 1.02)
-    axes[0].legend(fontsize="x-small")
-    fig.suptitle("Publication III conditions: validation atomic F1 against training time", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, figure_path(NAME, "learning_curves", scale))
-    plt.close(fig)
 
 
 def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str, int], Path],
