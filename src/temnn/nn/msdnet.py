@@ -13,10 +13,13 @@ Sethian's original (the thesis' Keras version let the first layer's output repla
 input). Keeping the input lets every layer, and the output layer, see the raw images.
 
 Speed: convolving the growing stack once per layer (``C → w`` channels, ``C`` up to 50) is a
-shape convolution libraries run at a few % of their dense rate. Here each new map group is
+shape convolution libraries run at a few % of their dense rate. On the CPU (float32 and
+float64) compiled loops (:mod:`temnn.nn.msdnet_kernels`) correlate all earlier maps into a
+layer's maps in one pass, vectorised over pixels, and its backward pass is written by hand
+(:class:`_MixedScaleDenseCPU`). Elsewhere (GPUs, reduced precision) each new map group is
 convolved once per dilation, as soon as it exists, into the pre-activations of *all* later
 layers with that dilation (``w → n·w`` channels, see :class:`_PushPlan`); the backward pass
-mirrors it. Same function, same parameters (``benchmarks/msdnet.py`` measures both).
+mirrors it. Same function, same parameters (``benchmarks/msdnet.py`` measures all three).
 
 Memory: a naive implementation concatenates a growing tensor for every layer and autograd
 keeps each of those copies, so memory grows as ``layers²``. Here one buffer of
@@ -30,7 +33,6 @@ reference for tests and benchmarks.
 from __future__ import annotations
 
 import contextlib
-
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -89,6 +91,10 @@ class MSDNet(Network):
         Explicit dilations (one per layer), overriding the seeded draw; model cards store them.
     memory_efficient : bool
         Use the shared feature buffer and custom backward (linear memory in depth).
+    compiled_loops : bool
+        With ``memory_efficient``, run float32/float64 CPU inputs through the compiled loops of
+        :mod:`temnn.nn.msdnet_kernels`; otherwise (and on GPUs) each map is pushed into the
+        later layers by PyTorch convolutions. Same function, same parameters.
 
     Notes
     -----
@@ -117,6 +123,7 @@ class MSDNet(Network):
         seed: int = 0,
         dilations: Sequence[int] | None = None,
         memory_efficient: bool = True,
+        compiled_loops: bool = True,
     ) -> None:
         super().__init__(in_channels, out_channels)
         check_positive(layers, "--layers", "number of MSD-net layers")
@@ -134,6 +141,7 @@ class MSDNet(Network):
             layers=layers, width=width, kernel=kernel, max_dilation=max_dilation, seed=seed, dilations=dilations
         )
         self.memory_efficient = memory_efficient
+        self.compiled_loops = compiled_loops
         self.layers = nn.ModuleList(
             ConvLayer(in_channels + i * width, width, kernel, dilation=d, padding_mode="reflect")
             for i, d in enumerate(dilations)
@@ -157,7 +165,7 @@ class MSDNet(Network):
             )
         if self.memory_efficient:
             params = [p for layer in self.layers for p in (layer.conv.weight, layer.conv.bias, layer.act.weight)]
-            compiled = _compiled_loops_apply(x)
+            compiled = self.compiled_loops and _compiled_loops_apply(x)
             if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
                 function = _MixedScaleDenseCPU if compiled else _MixedScaleDense
                 features = function.apply(x, self._spec, *params)
