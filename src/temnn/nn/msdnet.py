@@ -33,6 +33,7 @@ reference for tests and benchmarks.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -419,19 +420,31 @@ class _MixedScaleDense(torch.autograd.Function):
         return (grad_x, None, *grads)
 
 
+_ONE_THREAD_LOCK = threading.Lock()
+_ONE_THREAD_STATE = {"users": 0, "threads": 1}  # passes inside, and PyTorch's thread count outside
+
+
 @contextlib.contextmanager
 def _torch_on_one_thread() -> Iterator[int]:
     """Run PyTorch on one thread inside; yields the thread count set outside (for the compiled loops).
 
     Between the compiled loops only small element-wise operations run (one map per layer):
     at two or more threads each waits at an OpenMP barrier, ~10 ms on a loaded machine.
+    Passes running at the same time in several Python threads share one saved count.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _ONE_THREAD_LOCK:
+        if _ONE_THREAD_STATE["users"] == 0:
+            _ONE_THREAD_STATE["threads"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _ONE_THREAD_STATE["users"] += 1
+        threads = _ONE_THREAD_STATE["threads"]
     try:
         yield threads
     finally:
-        torch.set_num_threads(threads)
+        with _ONE_THREAD_LOCK:
+            _ONE_THREAD_STATE["users"] -= 1
+            if _ONE_THREAD_STATE["users"] == 0:
+                torch.set_num_threads(threads)
 
 
 def _compiled_loops_apply(x: torch.Tensor) -> bool:
