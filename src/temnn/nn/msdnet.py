@@ -13,10 +13,13 @@ Sethian's original (the thesis' Keras version let the first layer's output repla
 input). Keeping the input lets every layer, and the output layer, see the raw images.
 
 Speed: convolving the growing stack once per layer (``C → w`` channels, ``C`` up to 50) is a
-shape convolution libraries run at a few % of their dense rate. Here each new map group is
+shape convolution libraries run at a few % of their dense rate. On the CPU (float32 and
+float64) compiled loops (:mod:`temnn.nn.msdnet_kernels`) correlate all earlier maps into a
+layer's maps in one pass, vectorised over pixels, and its backward pass is written by hand
+(:class:`_MixedScaleDenseCPU`). Elsewhere (GPUs, reduced precision) each new map group is
 convolved once per dilation, as soon as it exists, into the pre-activations of *all* later
 layers with that dilation (``w → n·w`` channels, see :class:`_PushPlan`); the backward pass
-mirrors it. Same function, same parameters (``benchmarks/msdnet.py`` measures both).
+mirrors it. Same function, same parameters (``benchmarks/msdnet.py`` measures all three).
 
 Memory: a naive implementation concatenates a growing tensor for every layer and autograd
 keeps each of those copies, so memory grows as ``layers²``. Here one buffer of
@@ -29,7 +32,9 @@ reference for tests and benchmarks.
 
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+import threading
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -37,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TemnnError
+from . import msdnet_kernels as kernels
 from .blocks import ConvLayer, Network, check_kernel, check_positive
 
 __all__ = ["MSDNet", "draw_dilations"]
@@ -86,6 +92,10 @@ class MSDNet(Network):
         Explicit dilations (one per layer), overriding the seeded draw; model cards store them.
     memory_efficient : bool
         Use the shared feature buffer and custom backward (linear memory in depth).
+    compiled_loops : bool
+        With ``memory_efficient``, run float32/float64 CPU inputs through the compiled loops of
+        :mod:`temnn.nn.msdnet_kernels`; otherwise (and on GPUs) each map is pushed into the
+        later layers by PyTorch convolutions. Same function, same parameters.
 
     Notes
     -----
@@ -114,6 +124,7 @@ class MSDNet(Network):
         seed: int = 0,
         dilations: Sequence[int] | None = None,
         memory_efficient: bool = True,
+        compiled_loops: bool = True,
     ) -> None:
         super().__init__(in_channels, out_channels)
         check_positive(layers, "--layers", "number of MSD-net layers")
@@ -131,6 +142,7 @@ class MSDNet(Network):
             layers=layers, width=width, kernel=kernel, max_dilation=max_dilation, seed=seed, dilations=dilations
         )
         self.memory_efficient = memory_efficient
+        self.compiled_loops = compiled_loops
         self.layers = nn.ModuleList(
             ConvLayer(in_channels + i * width, width, kernel, dilation=d, padding_mode="reflect")
             for i, d in enumerate(dilations)
@@ -154,8 +166,12 @@ class MSDNet(Network):
             )
         if self.memory_efficient:
             params = [p for layer in self.layers for p in (layer.conv.weight, layer.conv.bias, layer.act.weight)]
+            compiled = self.compiled_loops and _compiled_loops_apply(x)
             if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
-                features = _MixedScaleDense.apply(x, self._spec, *params)
+                function = _MixedScaleDenseCPU if compiled else _MixedScaleDense
+                features = function.apply(x, self._spec, *params)
+            elif compiled:
+                features = _forward_cpu(x, self._spec, params, keep_preactivation=False)[0]
             else:
                 features = _forward_features(x, self._spec, params, keep_preactivation=False)[0]
         else:
@@ -402,3 +418,159 @@ class _MixedScaleDense(torch.autograd.Function):
                 grads[3 * j] = grad_weight[r * width : (r + 1) * width, : weight.shape[1]].to(weight.dtype)
         grad_x = grad[:, : ctx.cin].to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
         return (grad_x, None, *grads)
+
+
+_ONE_THREAD_LOCK = threading.Lock()
+_ONE_THREAD_STATE = {"users": 0, "threads": 1}  # passes inside, and PyTorch's thread count outside
+
+
+@contextlib.contextmanager
+def _torch_on_one_thread() -> Iterator[int]:
+    """Run PyTorch on one thread inside; yields the thread count set outside (for the compiled loops).
+
+    Between the compiled loops only small element-wise operations run (one map per layer):
+    at two or more threads each waits at an OpenMP barrier, ~10 ms on a loaded machine.
+    Passes running at the same time in several Python threads share one saved count.
+    """
+    with _ONE_THREAD_LOCK:
+        if _ONE_THREAD_STATE["users"] == 0:
+            _ONE_THREAD_STATE["threads"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _ONE_THREAD_STATE["users"] += 1
+        threads = _ONE_THREAD_STATE["threads"]
+    try:
+        yield threads
+    finally:
+        with _ONE_THREAD_LOCK:
+            _ONE_THREAD_STATE["users"] -= 1
+            if _ONE_THREAD_STATE["users"] == 0:
+                torch.set_num_threads(threads)
+
+
+def _compiled_loops_apply(x: torch.Tensor) -> bool:
+    """Whether the compiled CPU loops (``msdnet_kernels``) run this input: CPU, float32/float64."""
+    return x.device.type == "cpu" and _compute_dtype(x) in (torch.float32, torch.float64)
+
+
+def _forward_cpu(
+    x: torch.Tensor, spec: tuple, params: Sequence[torch.Tensor], *, keep_preactivation: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Forward pass with the compiled loops: each layer correlates all earlier maps at once.
+
+    Every map is stored once, reflection-padded by the widest padding ``P`` of any layer:
+    the reflection of a pixel does not depend on the padding width, so a layer of dilation
+    ``d`` reads the same padded maps from ``P - d·(k-1)/2`` on.
+
+    Returns the feature maps, the padded feature maps and, when asked, the pre-activations
+    (layer order).
+    """
+    dilations, kernel, width = spec
+    layers = len(dilations)
+    batch, cin, rows, cols = x.shape
+    dtype = x.dtype
+    widest = max(dilations) * (kernel - 1) // 2
+    with torch.no_grad(), _torch_on_one_thread() as threads:
+        padded = x.new_empty(batch, cin + layers * width, rows + 2 * widest, cols + 2 * widest)
+        padded[:, :cin] = F.pad(x, (widest,) * 4, mode="reflect")
+        pre = x.new_empty(batch, layers * width, rows, cols) if keep_preactivation else None
+        padded_np = padded.numpy()
+        for j, d in enumerate(dilations):
+            weight, bias, slope = (p.detach().to(dtype) for p in params[3 * j : 3 * j + 3])
+            z = bias.view(1, -1, 1, 1).expand(batch, -1, rows, cols).contiguous()
+            kernels.run(
+                kernels.correlate,
+                batch * width * rows,
+                threads,
+                padded_np,
+                weight.contiguous().numpy(),
+                d,
+                widest - d * (kernel - 1) // 2,
+                z.numpy(),
+                0,
+                rows,
+                cols,
+            )
+            if pre is not None:
+                pre[:, j * width : (j + 1) * width] = z
+            c = cin + j * width
+            padded[:, c : c + width] = F.pad(F.prelu(z, slope), (widest,) * 4, mode="reflect")
+        features = padded[..., widest : widest + rows, widest : widest + cols].contiguous()
+    return features, padded, pre
+
+
+class _MixedScaleDenseCPU(torch.autograd.Function):
+    """All MSD layers as one autograd node, computed by the compiled CPU loops.
+
+    Saves the padded feature maps and the pre-activations (linear in depth). Backward walks
+    the layers in reverse: once the gradient of layer ``j``'s maps is complete (its direct
+    gradient plus the reflection-folded gradient of its padded copy), the PReLU is undone,
+    the weight gradient is one correlation of the padded maps with that gradient, and the
+    gradient is correlated back (flipped kernel) into the padded gradients of all maps the
+    layer read.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, spec: tuple, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        features, padded, pre = _forward_cpu(x, spec, params, keep_preactivation=True)
+        ctx.spec = spec
+        ctx.cin = x.shape[1]
+        ctx.save_for_backward(padded, pre, *params)
+        return features
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_features: torch.Tensor):  # type: ignore[override]
+        with _torch_on_one_thread() as threads:
+            return _backward_cpu(ctx, grad_features, threads)
+
+
+def _backward_cpu(ctx, grad_features: torch.Tensor, threads: int) -> tuple:
+    """Backward pass of :class:`_MixedScaleDenseCPU` (see there); the compiled loops use ``threads``."""
+    padded, pre, *params = ctx.saved_tensors
+    dilations, kernel, width = ctx.spec
+    cin = ctx.cin
+    batch, _, rows, cols = grad_features.shape
+    dtype = padded.dtype
+    widest = max(dilations) * (kernel - 1) // 2
+    grad_features = grad_features.to(dtype)
+    grad_padded = torch.zeros_like(padded)  # gradient of each padded map, filled by the later layers
+    grad_pushed = padded.new_zeros(batch, width, rows + 4 * widest, cols + 4 * widest)
+    padded_np, grad_padded_np, grad_pushed_np = padded.numpy(), grad_padded.numpy(), grad_pushed.numpy()
+    grads: list[torch.Tensor | None] = [None] * len(params)
+    for j in reversed(range(len(dilations))):
+        weight, bias, slope = params[3 * j : 3 * j + 3]
+        d, pad = dilations[j], dilations[j] * (kernel - 1) // 2
+        c = cin + j * width
+        go = grad_features[:, c : c + width] + _fold_reflection(grad_padded[:, c : c + width], widest)
+        z = pre[:, j * width : (j + 1) * width]
+        positive = z > 0
+        # PReLU backward (same convention as torch: slope gradient where z <= 0).
+        grad_z = torch.where(positive, go, go * slope.to(dtype).view(1, -1, 1, 1)).contiguous()
+        grads[3 * j + 2] = torch.where(positive, 0.0, go * z).sum(dim=(0, 2, 3)).reshape(slope.shape).to(slope.dtype)
+        grads[3 * j + 1] = grad_z.sum(dim=(0, 2, 3)).to(bias.dtype)
+        grad_weight = np.empty((width, c, kernel, kernel), dtype=padded_np.dtype)
+        kernels.run(
+            kernels.correlate_weight, width * c * kernel, threads, padded_np, grad_z.numpy(), d, widest - pad, grad_weight
+        )
+        grads[3 * j] = torch.from_numpy(grad_weight).to(weight.dtype)
+        if j == 0 and not ctx.needs_input_grad[0]:
+            continue
+        grad_pushed[..., 2 * widest : 2 * widest + rows, 2 * widest : 2 * widest + cols] = grad_z
+        flipped = weight.detach().to(dtype).transpose(0, 1).flip(-1, -2).contiguous()
+        kernels.run(
+            kernels.correlate,
+            batch * c * (rows + 2 * pad),
+            threads,
+            grad_pushed_np,
+            flipped.numpy(),
+            d,
+            2 * (widest - pad),
+            grad_padded_np,
+            widest - pad,
+            rows + 2 * pad,
+            cols + 2 * pad,
+        )
+    grad_x = None
+    if ctx.needs_input_grad[0]:
+        grad_x = grad_features[:, :cin] + _fold_reflection(grad_padded[:, :cin], widest)
+    return (grad_x, None, *grads)
