@@ -545,6 +545,7 @@ def plot_learning_curves(curves: dict[str, list[dict[str, float]]], panels: Sequ
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     from temnn.analysis.plotting import save_figure
 
@@ -560,6 +561,10 @@ def plot_learning_curves(curves: dict[str, list[dict[str, float]]], panels: Sequ
         if goal is not None:
             ax.axhline(goal, color="gray", linewidth=0.8, linestyle=":")
         ax.set_xscale("log")
+        # minutes as plain numbers at 1, 2, 5 × 10^k (the default log labels overlap below a decade)
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.StrMethodFormatter("{x:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         if log_y:
             ax.set_yscale("log")
         else:
