@@ -20,7 +20,7 @@ A model trained elsewhere (e.g. a science benchmark) names its folders instead o
 The card's ``model_info`` gets the column class names of the training sites (plus
 ``background`` for a null class) so that viewers can name the output channels.
 
-Only the standard library is used, so the script works whatever temnn's internals are.
+Apart from the standard library it uses only temnn's dataset reader (the class names of the training sites).
 """
 
 from __future__ import annotations
@@ -47,13 +47,12 @@ def _summary(evaluation: Path, metric: str) -> dict[str, float]:
 
 def _class_names(train: Path, card: dict) -> list[str] | None:
     """Channel names: the class names stored with the training sites, plus ``background``."""
-    import numpy as np  # a dependency of temnn; only needed here
+    from temnn.io.dataset import load_sites
 
     sites = sorted((train / "sites").glob("*.npz"))
     if not sites or card.get("parameters", {}).get("label") not in ("Disk", "Gaussian"):
         return None
-    with np.load(sites[0]) as stored:
-        names = [str(n) for n in stored["class_names"]] if "class_names" in stored else None
+    names = list(load_sites(sites[0])[2])
     if names and card["parameters"].get("null_class"):
         names.append("background")
     return names
