@@ -18,8 +18,8 @@ coma 0-600 Å, focal spread 5-20 Å, dose 10^2.5-10^5 e⁻/Å², 0.10-0.11 Å/px
 blur and detector MTF keep publication III's ranges (0.05-0.25 Å; c0 0.25-0.6, c3 2-5), as
 table 1's blur of 0.5-1.5 and its three-coefficient MTF have no stated unit or form temnn can
 reproduce. A U-net of 1.1e6 parameters (24 filters, 3 levels, two 3×3 layers per block) trains
-on the fly (new 128² images of 100 training flakes every epoch, AdamW, one-cycle) for 180
-epochs; every 5th epoch is scored on 32 validation flakes (the learning curve: median RMSE
+on the fly (new 128² images of 100 training flakes every epoch, AdamW 5e-4 with gradients clipped
+to norm 1, one-cycle) for 180 epochs; every 5th epoch is scored on 32 validation flakes (the learning curve: median RMSE
 against training minutes, with the power-law time to the paper's 0.0062 / 0.0122,
 ``pub1[_graphene]_paper_learning_curves.png``). The test set is 200 other flakes: median RMSE,
 Y-scramble, Gerchberg-Saxton from the same 3 and from 11 images (given the true defocus and
@@ -108,7 +108,10 @@ PAPER_SCALE: dict[str, Any] = {
                    "ctf_c21": [0.0, 600.0], "focal_spread": [5.0, 20.0], "log_dose": [2.5, 5.0],
                    "sampling": [0.1, 0.11]},
     "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"]},
-    "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
+    # AdamW 1e-3 (publication III's paper-scale rate) diverged at the one-cycle peak, epoch 35 of 120
+    # (results/science/pub1_paper_unet_adamw1e-3_diverged_history.csv): half the rate, and clipping
+    "recipe": ["--batch-size", "8", "--adamw", "5e-4", "--clip-grad", "1.0", "--schedule", "onecycle",
+               "--epochsave", "5", "--quiet"],
 }
 
 

@@ -118,7 +118,9 @@ PAPER_SCALE: dict[str, Any] = {
     "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
               "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10"]},
     "epochs": {"unet": 52, "msdnet": 18},  # each ≤ 2 h on one idle core (module docstring)
-    "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
+    # gradients clipped to norm 1: the same U-net diverged at the one-cycle peak on publication I's problem
+    "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--clip-grad", "1.0", "--schedule", "onecycle",
+               "--epochsave", "5", "--quiet"],
 }
 
 

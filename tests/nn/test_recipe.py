@@ -205,16 +205,48 @@ def test_adamw_builds_torchs_adamw_with_decay_on_weights_only():
         make_optimizer(net, TrainingOptions(optimizer="adamw", optimizer_options={"lr": 1e-3}, regularize=1e-4))
 
 
+class _SquaredError:
+    """The least a task needs for ``train_step``: a loss (scaled to make gradients large) and counts."""
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return 1e4 * ((logits - target) ** 2).sum()
+
+    def metric_counts(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(2)
+
+
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_gradient_clipping_bounds_the_step_to_the_norm(clip):
+    # With SGD at lr = 1 the step is minus the gradient, so the parameters move by exactly the
+    # (clipped) gradient norm: min(|g|, clip).
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(1, 1, 3, padding=1)
+    images, target = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
+    reference = _SquaredError().loss(net(images), target)
+    norm = torch.sqrt(sum((g**2).sum() for g in torch.autograd.grad(reference, list(net.parameters()))))
+    assert norm > 100  # far above the clip
+    before = torch.cat([p.detach().flatten().clone() for p in net.parameters()])
+    optimizer = torch.optim.SGD(net.parameters(), lr=1.0)
+    training_module.train_step(net, _SquaredError(), optimizer, images, target, clip_grad=clip)
+    moved = torch.linalg.vector_norm(torch.cat([p.detach().flatten() for p in net.parameters()]) - before)
+    torch.testing.assert_close(moved, norm if clip is None else torch.tensor(clip), rtol=1e-5, atol=0)
+
+
 def test_cli_recipe_options(image_set, tmp_path, capsys):
     train_set = image_set("train", "Mask", samples=2)
     val_set = image_set("val", "Mask", samples=2, seed=1)
     args = ["train", "--arch", "unet", "--levels", "1", "--filters", "4", "--kernel", "3", "--block-layers", "2"]
     args += ["--batch-size", "2", "--adamw", "0.002", "--weight-decay", "0.03", "--schedule", "cosine"]
     args += ["--warmup", "1", "--crop", "16", "--device", "cpu", "--quiet"]
-    assert main(args + ["2", str(train_set), str(val_set), str(tmp_path / "o")]) == 0
+    assert main(args + ["--clip-grad", "1.5", "2", str(train_set), str(val_set), str(tmp_path / "o")]) == 0
     saved = temnn.load_model(tmp_path / "o").card["training"]["options"]
     assert saved["optimizer"] == "adamw" and saved["optimizer_options"] == {"lr": 0.002, "weight_decay": 0.03}
     assert (saved["schedule"], saved["warmup"], saved["crop"], saved["amp"]) == ("cosine", 1.0, 16, None)
+    assert saved["clip_grad"] == 1.5
+    for bad in ("0", "nan", "-1"):
+        assert main(args + ["--clip-grad", bad, "1", str(train_set), str(val_set), str(tmp_path / "c")]) == 2
+        assert "--clip-grad must be a positive gradient norm" in capsys.readouterr().err
+        assert not (tmp_path / "c").exists()
     assert main(["train", "--weight-decay", "0.1", "1", str(train_set), str(val_set), str(tmp_path / "p")]) == 2
     assert "--weight-decay applies to --adamw" in capsys.readouterr().err
 

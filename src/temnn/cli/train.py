@@ -85,6 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default constant; onecycle peaks at the optimizer's lr, cosine warms up to it)")
     p.add_argument("--warmup", metavar="EPOCHS", type=float, help="warm-up of --schedule in epochs "
                    "(default: 30%% of the run for onecycle, 0 for cosine)")
+    p.add_argument("--clip-grad", metavar="NORM", type=float,
+                   help="clip the gradients' total L2 norm to NORM before every step (default off)")
     p.add_argument("--crop", metavar="N", type=int, help="train on random N×N pixel windows (validation: full images)")
     p.add_argument("--regularize", metavar="L2", type=float, default=0.0, help="L2 regularisation factor (default off)")
     p.add_argument(
@@ -171,6 +173,7 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
         on_the_fly=args.on_the_fly,
         schedule=args.schedule,
         warmup=args.warmup,
+        clip_grad=args.clip_grad,
         crop=args.crop,
     )
 

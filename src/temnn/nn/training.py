@@ -111,6 +111,10 @@ class TrainingOptions:
         ``"constant"`` (default), ``"onecycle"`` or ``"cosine"`` (with warm-up).
     warmup : float, optional
         Warm-up of the schedule [epochs]; ``None``: 30 % of the run for one-cycle, none for cosine.
+    clip_grad : float, optional
+        Clip the gradients' total L2 norm to this value before every step (``None``: no
+        clipping). A one-cycle run at AdamW 1e-3 diverged at its peak rate without it
+        (``benchmarks/results/science/pub1_paper_unet_adamw1e-3_diverged_history.csv``).
     crop : int, optional
         Train on random ``crop`` × ``crop`` pixel windows (the same window for image and label,
         drawn per sample and epoch from the seed); validation always uses the full images.
@@ -151,6 +155,7 @@ class TrainingOptions:
     on_the_fly: str | os.PathLike | None = None
     schedule: str = "constant"
     warmup: float | None = None
+    clip_grad: float | None = None
     crop: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,6 +205,8 @@ def make_optimizer(model: nn.Module, options: TrainingOptions) -> torch.optim.Op
     """
     if options.regularize < 0 or not math.isfinite(options.regularize):
         raise TemnnError(f"--regularize must be a non-negative L2 factor, got {options.regularize}")
+    if options.clip_grad is not None and not (math.isfinite(options.clip_grad) and options.clip_grad > 0):
+        raise TemnnError(f"--clip-grad must be a positive gradient norm (e.g. 1.0), got {options.clip_grad}")
     weights = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     others = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     groups = [{"params": weights, "weight_decay": 2 * options.regularize}, {"params": others, "weight_decay": 0.0}]
@@ -248,6 +255,7 @@ def train_step(
     amp_dtype: torch.dtype | None = None,
     scaler: torch.amp.GradScaler | None = None,
     on_nonfinite: Callable[[torch.Tensor], None] | None = None,
+    clip_grad: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on one (already standardised) batch.
 
@@ -267,6 +275,9 @@ def train_step(
         Gradient scaler (float16).
     on_nonfinite : callable, optional
         Called with the loss when it is NaN or inf, before any update; it should raise.
+    clip_grad : float, optional
+        Largest total L2 norm of the gradients [loss units per parameter unit]; larger
+        gradients are scaled down to it before the step (``None``: unclipped).
 
     Returns
     -------
@@ -279,12 +290,16 @@ def train_step(
     if on_nonfinite is not None:
         on_nonfinite(loss.detach())
     optimizer.zero_grad(set_to_none=True)
-    if scaler is not None and scaler.is_enabled():
-        scaler.scale(loss).backward()
+    scaling = scaler is not None and scaler.is_enabled()
+    (scaler.scale(loss) if scaling else loss).backward()
+    if clip_grad is not None:
+        if scaling:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+    if scaling:
         scaler.step(optimizer)
         scaler.update()
     else:
-        loss.backward()
         optimizer.step()
     return loss.detach(), task.metric_counts(logits.detach(), labels)
 
@@ -627,6 +642,7 @@ class _Run:
                 amp_dtype=self.amp_dtype,
                 scaler=self.scaler,
                 on_nonfinite=stop_if_nonfinite,
+                clip_grad=self.options.clip_grad,
             )
             if self.scheduler is not None:
                 self.scheduler.step()
