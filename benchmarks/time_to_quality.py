@@ -26,10 +26,13 @@ For the U-net, U-net++ and MSD-net (shapes from the demo's recipe,
 Every run is ``temnn train`` in-process with ``--epochsave 1``; the minutes are the summed
 epoch times of ``history.csv`` (training plus the validation loss, not the atomic-F1
 evaluation of each checkpoint, which runs afterwards). When ``atomai`` is importable its
-``Segmentor`` (U-net) is trained for as many passes over the same images, on the middle image
-of every series, and scored at the end of its run with temnn's per-image metrics (the median
-over the validation images; written to AtomAI's documented API, not yet run: AtomAI is not
-installed on the development machine). Writes ``benchmarks/results/time_to_quality[_SCALE].json`` and a
+``Segmentor`` (U-net) is trained on the same images, as many as temnn's runs see (one temnn
+epoch is one image epoch, 1/``image_epochs`` of the set; one AtomAI pass is the whole set), on
+the middle image of every series, one ``fit`` call per pass, and scored after each pass with temnn's per-image
+metrics (the median over the validation images): its learning curve against the summed
+``fit`` minutes, and ``against_atomai`` (how much sooner each temnn run reaches the quality
+AtomAI reaches). AtomAI needs its own environment (it pins another torch); run this script
+with that environment's Python and temnn installed in it. Writes ``benchmarks/results/time_to_quality[_SCALE].json`` and a
 learning-curve PNG next to it (metric against training minutes), or ``--output``.
 """
 
@@ -148,11 +151,13 @@ def against_atomai(entry: dict[str, Any]) -> dict[str, Any] | None:
     return {"quality": round(quality, 4), "atomai_minutes": reference, "speedup": ratios}
 
 
-def atomai_run(train_set: Path, validation: Path, label: str, epochs: int) -> dict[str, Any]:
+def atomai_run(train_set: Path, validation: Path, label: str, passes: int) -> dict[str, Any]:
     """AtomAI's Segmentor on the middle image of every series, with its learning curve.
 
-    One AtomAI training cycle is one mini-batch (``full_epoch=False``), so one pass over the
-    training images is ``⌈N / 4⌉`` cycles of batch 4, as for temnn. ``Segmentor.fit`` keeps
+    One AtomAI training cycle is one mini-batch of 4 (``full_epoch=False``) followed by
+    AtomAI's test loss on 4 validation images (a forward pass, roughly a quarter of the cycle's
+    work, which this mode always does), so one pass over the N training images is ``⌈N / 4⌉``
+    cycles. ``Segmentor.fit`` keeps
     its network and optimizer between calls (``compile_trainer`` builds the optimizer only
     once), so calling it once per pass continues one run; after each pass the validation
     images are predicted and scored with temnn's per-image metrics (the median), and only
@@ -197,7 +202,7 @@ def atomai_run(train_set: Path, validation: Path, label: str, epochs: int) -> di
     cycles = -(-len(x_train) // 4)
     seconds, cpu_seconds, curve = 0.0, 0.0, []
     with tempfile.TemporaryDirectory() as scratch:  # fit() saves its weights to a file after every call
-        for epoch in range(epochs):
+        for epoch in range(passes):
             began, cpu = time.perf_counter(), time.process_time()
             model.fit(x_train, y_train, x_val, y_val, training_cycles=cycles, batch_size=4, compute_accuracy=False,
                       batch_seed=epoch, print_loss=10**9, plot_training_history=False,
@@ -209,7 +214,7 @@ def atomai_run(train_set: Path, validation: Path, label: str, epochs: int) -> di
     return {"curve": curve, "minutes_to_goal": minutes_to_goal(curve),
             "best": max((p["metric"] for p in curve if p["metric"] is not None), default=None),
             "minutes": curve[-1]["minutes"], "metric": curve[-1]["metric"],
-            "training_cycles": cycles * epochs, "parameters": sum(p.numel() for p in model.net.parameters())}
+            "training_cycles": cycles * passes, "parameters": sum(p.numel() for p in model.net.parameters())}
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -297,7 +302,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         except ImportError:
             entry["atomai"] = None
         else:
-            entry["atomai"] = atomai_run(train_set, val_set, parameters["label"], size["epochs"])
+            # as many training images as temnn's runs see: one temnn epoch is one image epoch
+            # (N / image_epochs series), one AtomAI pass is all N
+            passes = max(1, -(-size["epochs"] // parameters["image_epochs"]))
+            entry["atomai"] = atomai_run(train_set, val_set, parameters["label"], passes)
         entry["against_atomai"] = against_atomai(entry)
         results["cases"][case] = entry
     results["machine"] = {"platform": platform.platform(), "cores": os.cpu_count(),
