@@ -28,12 +28,13 @@ epoch times of ``history.csv`` (training plus the validation loss, not the atomi
 evaluation of each checkpoint, which runs afterwards). When ``atomai`` is importable its
 ``Segmentor`` (U-net) is trained on the same images, as many as temnn's runs see (one temnn
 epoch is one image epoch, 1/``image_epochs`` of the set; one AtomAI pass is the whole set), on
-the middle image of every series, one ``fit`` call per pass, and scored after each pass with temnn's per-image
-metrics (the median over the validation images): its learning curve against the summed
-``fit`` minutes, and ``against_atomai`` (how much sooner each temnn run reaches the quality
-AtomAI reaches). AtomAI needs its own environment (it pins another torch); run this script
-with that environment's Python and temnn installed in it. Writes ``benchmarks/results/time_to_quality[_SCALE].json`` and a
-learning-curve PNG next to it (metric against training minutes), or ``--output``.
+the middle image of every series, one ``fit`` call per pass, and scored after each pass with
+temnn's per-image metrics (the median over the validation images): its learning curve against
+the summed ``fit`` minutes, and ``against_atomai`` (how much sooner each temnn run reaches the
+quality AtomAI reaches). AtomAI needs its own environment (it pins another torch); run this
+script with that environment's Python and temnn installed in it. Writes
+``benchmarks/results/time_to_quality[_SCALE].json`` and a learning-curve PNG next to it
+(metric against training minutes), or ``--output``.
 """
 
 from __future__ import annotations
@@ -157,9 +158,9 @@ def atomai_run(train_set: Path, validation: Path, label: str, passes: int) -> di
     One AtomAI training cycle is one mini-batch of 4 (``full_epoch=False``) followed by
     AtomAI's test loss on 4 validation images (a forward pass, roughly a quarter of the cycle's
     work, which this mode always does), so one pass over the N training images is ``⌈N / 4⌉``
-    cycles. ``Segmentor.fit`` keeps
-    its network and optimizer between calls (``compile_trainer`` builds the optimizer only
-    once), so calling it once per pass continues one run; after each pass the validation
+    cycles. ``Segmentor.fit`` keeps its network and optimizer between calls
+    (``compile_trainer`` builds the optimizer only once), so calling it once per pass
+    continues one run; after each pass the validation
     images are predicted and scored with temnn's per-image metrics (the median), and only
     the ``fit`` calls count as training minutes, as ``history.csv``'s epoch times do for
     temnn. Images are scaled to 0-1 per image (AtomAI's ``predict`` does the same by default).
