@@ -105,10 +105,13 @@ def test_tiles_equal_the_whole_image_pass(net, image256):
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
 
 
-def test_deeper_unet_agrees_in_the_interior(image256):
-    """A two-level U-net sees further than overlap/4; the blended seams still agree closely."""
+@pytest.mark.parametrize("options", [dict(levels=2, block_layers=2), dict(levels=1, block_layers=1, binning=2)],
+                         ids=["two-levels", "binned"])
+def test_deeper_unet_agrees_in_the_interior(options, image256):
+    """U-nets that see further than overlap/4 (two levels; 2×2 bins: ±15 px): the blended seams
+    still agree closely."""
     torch.manual_seed(1)
-    net = UNet(1, 2, levels=2, filters=4, kernel=3, block_layers=2).eval()
+    net = UNet(1, 2, filters=4, kernel=3, **options).eval()
     fn = network_fn(net)
     whole = fn(image256[None, None])[0]
     tiled = predict_tiled(fn, image256, tile=96, overlap=32, batch_size=4, multiple=size_multiple(net))
@@ -141,6 +144,7 @@ def test_bad_tiling_options():
 # ------------------------------------------------------------------- model wrapper
 def test_size_multiple():
     assert size_multiple(UNet(1, 1, levels=3, filters=2, block_layers=1)) == 8
+    assert size_multiple(UNet(1, 1, levels=3, filters=2, block_layers=1, binning=2)) == 16
     assert size_multiple(MSDNet(1, 1, layers=2, kernel=3)) == 1
 
 

@@ -71,6 +71,29 @@ def test_output_shape(arch, options, shape):
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("cls", [UNet, UNetPlusPlus])
+@pytest.mark.parametrize("shape", [(32, 40), (33, 27)])
+def test_binning_is_block_mean_then_bilinear_upsampling(cls, shape):
+    """binning=2 equals, by hand: 2×2 block means (a partial last block: the mean of its
+    pixels), the unbinned network with the same weights, bilinear up-sampling to the input."""
+    torch.manual_seed(0)
+    binned = cls(2, 3, levels=2, filters=4, kernel=3, block_layers=2, binning=2)
+    plain = cls(2, 3, levels=2, filters=4, kernel=3, block_layers=2)
+    plain.load_state_dict(binned.state_dict())
+    x = torch.randn(2, 2, *shape)
+    rows, cols = -(-shape[0] // 2), -(-shape[1] // 2)
+    means = torch.zeros(2, 2, rows, cols)
+    for i in range(rows):
+        for j in range(cols):
+            means[:, :, i, j] = x[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2].mean(dim=(-2, -1))
+    expected = torch.nn.functional.interpolate(plain(means), size=shape, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(binned(x), expected, rtol=1e-5, atol=1e-6)
+    assert binned.config["hyperparameters"]["binning"] == 2
+    rebuilt = build_model(binned.arch, 2, 3, **binned.config["hyperparameters"])
+    rebuilt.load_state_dict(binned.state_dict())
+    torch.testing.assert_close(rebuilt(x), binned(x))
+
+
 def test_registry_matches_command_choices():
     assert tuple(ARCHITECTURES) == ARCH_NAMES
 

@@ -49,7 +49,12 @@ class _UNetBase(Network):
 
     Sets ``hyperparameters``, ``widths`` (``filters * 2**level`` for level 0 … ``levels``) and
     ``block`` (the keyword arguments of every :class:`~temnn.nn.blocks.ConvBlock`); the
-    subclass builds its modules from them.
+    subclass builds its modules from them and implements :meth:`features`.
+    :meth:`forward` bins the input ``binning`` × ``binning`` (mean of each block), runs
+    :meth:`features` on it and up-samples the logits bilinearly to the input's size: a network
+    for finely sampled images (Au at 0.07-0.08 Å/pixel, publication II) then works at half
+    or a quarter of the pixels, with the binned dose per pixel and a receptive field as many
+    Ångström wide as at the coarser sampling.
     """
 
     cpu_channels_last = True
@@ -66,16 +71,35 @@ class _UNetBase(Network):
         kernel: int = 5,
         block_layers: int = 5,
         padding_mode: str = "zeros",
+        binning: int = 1,
     ) -> None:
         super().__init__(in_channels, out_channels)
         check_positive(levels, "--levels", self._levels_meaning)
+        check_positive(binning, "--binning", "input pixels averaged along each axis before the first block")
         check_positive(filters, "--filters", self._filters_meaning)
         check_kernel(kernel)
         self.hyperparameters = dict(
-            levels=levels, filters=filters, kernel=kernel, block_layers=block_layers, padding_mode=padding_mode
+            levels=levels, filters=filters, kernel=kernel, block_layers=block_layers, padding_mode=padding_mode,
+            binning=binning,
         )
         self.widths = [filters * 2**level for level in range(levels + 1)]
         self.block = dict(kernel=kernel, layers=block_layers, padding_mode=padding_mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        binning = self.hyperparameters["binning"]
+        if binning == 1:
+            check_size(x, self.hyperparameters["levels"], self.arch)
+            return self.features(x)
+        # ceil_mode: a last partial block is averaged over the pixels it has (avg_pool2d
+        # excludes the overhang), so any image size works
+        binned = F.avg_pool2d(x, binning, ceil_mode=True)
+        check_size(binned, self.hyperparameters["levels"], self.arch)
+        return F.interpolate(self.features(binned), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a (binned) batch, at its own size."""
+        raise NotImplementedError
 
 
 class UNet(_UNetBase):
@@ -97,6 +121,9 @@ class UNet(_UNetBase):
         Convolution layers per block (publication II: 5).
     padding_mode : str
         ``"zeros"`` (Keras 'same', as in the publications) or ``"reflect"``.
+    binning : int
+        Average ``binning`` × ``binning`` input pixels before the first block and up-sample
+        the logits back (default 1: none).
 
     Examples
     --------
@@ -120,9 +147,7 @@ class UNet(_UNetBase):
         )
         self.head = nn.Conv2d(width[0], out_channels, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        check_size(x, len(self.up), self.arch)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
         for level, block in enumerate(self.down):
             if level > 0:

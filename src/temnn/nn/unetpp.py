@@ -45,6 +45,9 @@ class UNetPlusPlus(_UNetBase):
         Convolution layers per block.
     padding_mode : str
         ``"zeros"`` or ``"reflect"``.
+    binning : int
+        Average ``binning`` × ``binning`` input pixels before the first block and up-sample
+        the logits back (default 1: none).
 
     Examples
     --------
@@ -73,9 +76,7 @@ class UNetPlusPlus(_UNetBase):
         self.nodes = nn.ModuleDict(nodes)
         self.head = nn.Conv2d(width[0], out_channels, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        check_size(x, self.levels, self.arch)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         out: dict[tuple[int, int], torch.Tensor] = {}
         for j in range(self.levels + 1):
             for i in range(self.levels + 1 - j):
