@@ -19,29 +19,28 @@ CeO2(111) in profile in a 60 Å cell, tilted up to 3° (``temnn structures parti
 written as ``pub2_low_dose``) with the MTF model ``--train-mtf``; the paper's MSD-net (50
 layers of width 1, 9×9 kernels, dilations 1-10, 1.0e5 parameters) and a U-net of 1.1e6
 parameters (24 filters, 3 levels, two 3×3 layers per block, as publication III's ``--scale
-paper``) that bins its input 4 × 4 (``temnn train --binning 4``). Both train on the fly (new
-images of the 100 training particles every epoch, AdamW, one-cycle schedule): the U-net on
-whole 512² frames, the MSD-net on 256² crops, each validated on 8 other particles at its
-training size after every epoch (the learning curve: validation pixel F1 against training
-minutes, ``pub2_paper_learning_curves.png``). The test is the dose series below at the paper's
-512² frames (38 Å of the 60 Å cell at 0.075 Å/px), 1000 frames, threshold 0.9.
+paper``), each binning its input 4 × 4 (``temnn train --binning 4``). Both train on the fly
+(new 512² frames of the 100 training particles every epoch, AdamW, one-cycle schedule) and
+validate on 8 other particles at 512² after every epoch (the learning curve: validation pixel
+F1 against training minutes, ``pub2_paper_learning_curves.png``). The test is the dose series
+below at the paper's 512² frames (38 Å of the 60 Å cell at 0.075 Å/px), 1000 frames,
+threshold 0.9.
 
-Why the U-net bins: unbinned, on 256² crops (19 Å, mostly lattice of one kind), the same
-U-net did not learn beyond the all-particle constant in 30 epochs (validation pixel F1 0.49 →
-0.50, 42 min); binned 4 × 4 on whole 512² frames it reached 0.85 in 15 epochs (11 min).
-Binned, the frames are 0.28-0.32 Å/pixel, finer than the Nyquist limit of Au's (220) fringes
-(1.44 Å), with 16× the dose per pixel and a receptive field 4× as wide in Å.
+Why the networks bin: unbinned, on 256² crops (19 Å, mostly lattice of one kind), the U-net
+did not learn beyond the all-particle constant in 30 epochs (validation pixel F1 0.49 → 0.50,
+42 min); binned 4 × 4 on whole 512² frames it reached 0.85 in 15 epochs (11 min). Binned, the
+frames are 0.28-0.32 Å/pixel, finer than the Nyquist limit of Au's (220) fringes (1.44 Å),
+with 16× the dose per pixel and a receptive field 4× as wide in Å. The paper trained at full
+resolution for 300 epochs of 10 000 images on a GPU, ~300× this budget.
 
 Time on this 2-core CPU, one thread (``--threads 1``), measured as CPU time, which is the
 wall time on an idle core (the wall time under the load of other runs was 2-3× longer):
 one forward+backward of a 256² image takes 0.63 s (unbinned U-net) and 2.3 s (MSD-net); the
-synthesis of a 512² image from its 1200² wave ~0.2 s. An epoch of 100 particles and 8
-validation frames takes ~40 s (binned U-net, with the other core busy) and ~380 s (MSD-net):
-the U-net's 60 epochs and the MSD-net's 18 each fit in 2 h. Before the first training: the
-structures, ~23 s a particle (42 min for all 109 on one core, half with ``--workers 2``), and
-the 1000 frames, 0.14 s each (2 min, 2 GB). After each training: the network on the 1000 512²
-frames, 6.8 s a frame for the MSD-net (1.9 h on one thread; ``--threads 2`` on an idle
-machine, or fewer frames with ``--frames``, shortens it) and much less for the binned U-net.
+synthesis of a 512² frame from its 1200² wave ~0.2 s. An epoch of 100 particles and 8
+validation frames takes ~40-70 s for the binned U-net (with the other core busy): 60 epochs
+fit in 2 h. Before the first training: the structures, ~23 s a particle (42 min for all 109
+on one core, half with ``--workers 2``), and the 1000 frames, 0.14 s each (2 min, 2 GB).
+After each training: the network on the 1000 512² frames.
 
 What it reproduces (thesis section 8, publication II, figs. 1-3 and A.15):
 
@@ -120,15 +119,15 @@ PAPER_SCALE: dict[str, Any] = {
     "n_train": 100, "n_val": 8, "frames": 1000,
     "structures": ["particle", "Au", "3", "--cell", "60", "--layers", "7", "15", "--sampling", "0.05"],
     "sampling": [0.07, 0.08], "image_size": [512, 512],
-    # training and validation images [pixels]: the U-net sees whole 512² frames (38 Å, particle,
-    # support and vacuum together) binned 4 × 4 (0.28-0.32 Å/pixel, below Au's 2.04 Å (200) and
-    # 1.44 Å (220) fringes' Nyquist limits), as cheap as an unbinned 128² image; unbinned on 256²
-    # crops (19 Å, mostly lattice) it did not learn beyond the all-particle constant in 30 epochs
-    "train_image_size": {"unet": [512, 512], "msdnet": [256, 256]},
+    # training and validation images [pixels]: the networks see whole 512² frames (38 Å, particle,
+    # support and vacuum together) binned 4 × 4 (0.28-0.32 Å/pixel, finer than the Nyquist limit
+    # of Au's 1.44 Å (220) fringes), as cheap as an unbinned 128² image; unbinned on 256² crops
+    # (19 Å, mostly lattice) the U-net did not learn beyond the all-particle constant in 30 epochs
+    "train_image_size": [512, 512],
     "log_dose": {"high": [2.0, 6.0], "low": [1.0, 4.0]},  # table 2
     "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3", "--binning", "4"],
-              "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10"]},
-    "epochs": {"unet": 60, "msdnet": 18},  # each ≤ 2 h on one idle core (module docstring)
+              "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10", "--binning", "4"]},
+    "epochs": {"unet": 60, "msdnet": 60},  # each ≤ 2 h on one idle core (module docstring)
     # gradients clipped to norm 1: the same U-net diverged at the one-cycle peak on publication I's problem
     "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--clip-grad", "1.0", "--schedule", "onecycle",
                "--epochsave", "5", "--quiet"],
@@ -197,19 +196,19 @@ def main() -> int:
     return 0
 
 
-def paper_recipe(arch: str) -> PaperRecipe:
-    """``PAPER_SCALE``'s training recipe for one network (read at run time, so a caller may shrink it)."""
+def paper_recipe() -> PaperRecipe:
+    """``PAPER_SCALE``'s training recipe (read at run time, so a caller may shrink it)."""
     return PaperRecipe(shapes=PAPER_SCALE["shape"], options=PAPER_SCALE["recipe"], epochs=PAPER_SCALE["epochs"],
-                       train_image_size=PAPER_SCALE["train_image_size"][arch])
+                       train_image_size=PAPER_SCALE["train_image_size"])
 
 
 def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
     """``--scale paper``: publication II's test conditions, on-the-fly training, learning curves."""
     from dataclasses import replace
 
-    recipes = {arch: paper_recipe(arch) for arch in args.archs}
+    recipe = paper_recipe()
     name = NAME if args.dose == "high" else f"{NAME}_low_dose"  # its own JSON and figures
-    epochs = {arch: args.epochs or PAPER_SCALE["epochs"][arch] for arch in args.archs}
+    epochs = {arch: args.epochs or recipe.epochs[arch] for arch in args.archs}
     size = {key: PAPER_SCALE[key] for key in ("n_train", "n_val", "frames")} | {"image_epochs": None, "epochs": epochs}
     if args.frames is not None:
         size["frames"] = args.frames
@@ -218,22 +217,20 @@ def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
     data = pipeline.structures(config, root, {"train": (size["n_train"], seeds["train"]),
                                               "val": (size["n_val"], seeds["val"]), "series": (1, seeds["series"])},
                                workers=args.workers)
-    # Validation at each network's training image size: an MSD-net pass over a 512² image costs 4× one of 256².
-    test_params = {**config.parameters, "sampling": PAPER_SCALE["sampling"], "image_size": PAPER_SCALE["image_size"],
-                   "log_dose": PAPER_SCALE["log_dose"][args.dose], **MTF_MODELS[args.train_mtf],
-                   "mtf_floor": [0.0, 0.0], "readout": READOUT, "image_epochs": 1, "debug": 0}
-    val_params = {arch: {**test_params, "image_size": recipes[arch].train_image_size} for arch in args.archs}
-    series_params = {**test_params, **SERIES, "image_epochs": size["frames"]}
+    val_params = {**config.parameters, "sampling": PAPER_SCALE["sampling"], "image_size": recipe.train_image_size,
+                  "log_dose": PAPER_SCALE["log_dose"][args.dose], **MTF_MODELS[args.train_mtf],
+                  "mtf_floor": [0.0, 0.0], "readout": READOUT, "image_epochs": 1, "debug": 0}
+    series_params = {**val_params, **SERIES, "image_size": PAPER_SCALE["image_size"], "image_epochs": size["frames"]}
     set_name = f"{args.dose}-dose-mtf{args.train_mtf}"
+    val_set = pipeline.images(data["val"], val_params, set_name, test=True, workers=args.workers)
     series = pipeline.images(data["series"], series_params, "dose-series", test=False, workers=args.workers)
     evaluations, curves = {}, {}
     for arch in args.archs:
-        val_set = pipeline.images(data["val"], val_params[arch], set_name, test=True, workers=args.workers)
-        model, curves[arch] = train_on_the_fly(pipeline, root, recipes[arch], arch, epochs[arch], data=data["train"],
-                                               validation=val_set, parameters=val_params[arch], set_name=set_name)
+        model, curves[arch] = train_on_the_fly(pipeline, root, recipe, arch, epochs[arch], data=data["train"],
+                                               validation=val_set, parameters=val_params, set_name=set_name)
         evaluations[arch] = (model, pipeline.evaluate(model, series, root / "evaluations" / model.name,
                                                       "--threshold", str(args.threshold)))
-    results = analyse(args, replace(config, parameters=series_params), size, series, evaluations, test_params,
+    results = analyse(args, replace(config, parameters=series_params), size, series, evaluations, val_params,
                       series_params, msdnet="", name=name)
     results["goals"] = paper_goals(results["limits"])
     print("\n## Publication II's goals (issue 17)\n")
@@ -244,14 +241,13 @@ def run_paper(args: Any, config: Any, root: Path, pipeline: Pipeline) -> int:
                            "pixel F1 at the end": curve[-1]["metric"],
                            "at half the time": _at_minutes(curve, curve[-1]["minutes"] / 2)}
                           for arch, curve in curves.items() if curve]))
-    networks = {arch: recipes[arch].record([arch], epochs) for arch in args.archs}
-    results["recipe"] = {"structures": PAPER_SCALE["structures"], "networks": networks}
+    results["recipe"] = {"structures": PAPER_SCALE["structures"], **recipe.record(args.archs, epochs)}
     results["conditions"] = {"structures": PAPER_SCALE["structures"], "dose_range": args.dose,
-                             "image_size": PAPER_SCALE["image_size"],
-                             "validation_image_size": {arch: recipes[arch].train_image_size for arch in args.archs},
+                             "image_size": PAPER_SCALE["image_size"], "validation_image_size": recipe.train_image_size,
                              "validation_parameters": val_params, "series_parameters": series_params,
                              "frames": size["frames"], "validation_particles": size["n_val"],
-                             "training_particles": size["n_train"], "seeds": seeds, "networks": networks}
+                             "training_particles": size["n_train"], "seeds": seeds,
+                             **recipe.record(args.archs, epochs)}
     plot_learning_curves(results["learning_curves"], (("metric", "validation pixel F1 (pooled)", None),),
                          figure_path(name, "learning_curves", args.scale),
                          "Publication II conditions: validation pixel F1 against training time")

@@ -146,6 +146,7 @@ def test_size_multiple():
     assert size_multiple(UNet(1, 1, levels=3, filters=2, block_layers=1)) == 8
     assert size_multiple(UNet(1, 1, levels=3, filters=2, block_layers=1, binning=2)) == 16
     assert size_multiple(MSDNet(1, 1, layers=2, kernel=3)) == 1
+    assert size_multiple(MSDNet(1, 1, layers=2, kernel=3, binning=4)) == 4
 
 
 def test_inference_sampling_follows_the_training_range():

@@ -71,14 +71,16 @@ def test_output_shape(arch, options, shape):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("cls", [UNet, UNetPlusPlus])
+@pytest.mark.parametrize("cls, options", [(UNet, dict(levels=2, filters=4, kernel=3, block_layers=2)),
+                                          (UNetPlusPlus, dict(levels=2, filters=4, kernel=3, block_layers=2)),
+                                          (MSDNet, dict(layers=4, kernel=3, max_dilation=2))])
 @pytest.mark.parametrize("shape", [(32, 40), (33, 27)])
-def test_binning_is_block_mean_then_bilinear_upsampling(cls, shape):
+def test_binning_is_block_mean_then_bilinear_upsampling(cls, options, shape):
     """binning=2 equals, by hand: 2×2 block means (a partial last block: the mean of its
     pixels), the unbinned network with the same weights, bilinear up-sampling to the input."""
     torch.manual_seed(0)
-    binned = cls(2, 3, levels=2, filters=4, kernel=3, block_layers=2, binning=2)
-    plain = cls(2, 3, levels=2, filters=4, kernel=3, block_layers=2)
+    binned = cls(2, 3, **options, binning=2)
+    plain = cls(2, 3, **options)
     plain.load_state_dict(binned.state_dict())
     x = torch.randn(2, 2, *shape)
     rows, cols = -(-shape[0] // 2), -(-shape[1] // 2)

@@ -29,7 +29,7 @@ _ARCH_OPTIONS = {
     "max_dilation": ("max_dilation", ("msdnet",)),
     "levels": ("levels", ("unet", "unetpp")),
     "block_layers": ("block_layers", ("unet", "unetpp")),
-    "binning": ("binning", ("unet", "unetpp")),
+    "binning": ("binning", ("msdnet", "unet", "unetpp")),
     "kernel": ("kernel", ("msdnet", "unet", "unetpp")),
 }
 
@@ -75,8 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-dilation", type=int, help="msdnet: dilations are drawn from 1…N pixels (default 10)")
     p.add_argument("--levels", type=int, help="unet/unetpp: down-sampling levels (default 4)")
     p.add_argument("--block-layers", type=int, help="unet/unetpp: convolution layers per block (default 5)")
-    p.add_argument("--binning", type=int, help="unet/unetpp: average N×N input pixels before the first block and "
-                   "up-sample the output back (default 1: none); for finely sampled images, e.g. 2 at 0.07 Å/pixel")
+    p.add_argument("--binning", type=int, help="average N×N input pixels before the first layer and up-sample the "
+                   "output back (default 1: none); for finely sampled images, e.g. 4 at 0.07 Å/pixel")
     opt = p.add_mutually_exclusive_group()
     opt.add_argument(
         "--adam", metavar="JSON", help="Adam+AMSGrad options as a JSON object, e.g. '{\"lr\": 5e-4}' (default lr 1e-3)"

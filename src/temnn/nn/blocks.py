@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TemnnError
@@ -77,6 +78,28 @@ class Network(nn.Module):
             "output_channels": self.out_channels,
             "hyperparameters": dict(self.hyperparameters),
         }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a (B, in_channels, H, W) batch, (B, out_channels, H, W).
+
+        With the hyper-parameter ``binning`` N > 1 the input is binned N × N (the mean of each
+        block) before :meth:`features` and the logits are up-sampled bilinearly to the input's
+        size: a network for finely sampled images (Au at 0.07-0.08 Å/pixel, publication II)
+        then works on 1/N² of the pixels, with N² the dose per pixel and a receptive field N
+        times as wide in Å.
+        """
+        self.check_input(x)
+        binning = self.hyperparameters.get("binning", 1)
+        if binning == 1:
+            return self.features(x)
+        # ceil_mode: a last partial block is the mean of the pixels it has (avg_pool2d leaves
+        # the overhang out), so any image size works
+        binned = F.avg_pool2d(x, binning, ceil_mode=True)
+        return F.interpolate(self.features(binned), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a checked (and binned) batch, at its own size; each architecture's own network."""
+        raise NotImplementedError
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`~temnn.TemnnError` unless ``x`` is a (B, in_channels, H, W) batch."""

@@ -96,6 +96,9 @@ class MSDNet(Network):
         With ``memory_efficient``, run float32/float64 CPU inputs through the compiled loops of
         :mod:`temnn.nn.msdnet_kernels`; otherwise (and on GPUs) each map is pushed into the
         later layers by PyTorch convolutions. Same function, same parameters.
+    binning : int
+        Average ``binning`` × ``binning`` input pixels before the first layer and up-sample
+        the logits back (default 1: none; see :meth:`~temnn.nn.blocks.Network.forward`).
 
     Notes
     -----
@@ -125,9 +128,11 @@ class MSDNet(Network):
         dilations: Sequence[int] | None = None,
         memory_efficient: bool = True,
         compiled_loops: bool = True,
+        binning: int = 1,
     ) -> None:
         super().__init__(in_channels, out_channels)
         check_positive(layers, "--layers", "number of MSD-net layers")
+        check_positive(binning, "--binning", "input pixels averaged along each axis before the first layer")
         check_positive(width, "--filters", "feature maps added by each MSD-net layer")
         check_positive(max_dilation, "max_dilation", "largest dilation in pixels")
         check_kernel(kernel)
@@ -139,7 +144,8 @@ class MSDNet(Network):
                 f"MSD-net 'dilations' must be {layers} integers in [1, {max_dilation}] (one per layer), got {dilations}"
             )
         self.hyperparameters = dict(
-            layers=layers, width=width, kernel=kernel, max_dilation=max_dilation, seed=seed, dilations=dilations
+            layers=layers, width=width, kernel=kernel, max_dilation=max_dilation, seed=seed, dilations=dilations,
+            binning=binning,
         )
         self.memory_efficient = memory_efficient
         self.compiled_loops = compiled_loops
@@ -156,12 +162,13 @@ class MSDNet(Network):
         dilations, kernel, _ = self._spec
         return max(dilations) * (kernel - 1) // 2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         if min(x.shape[-2:]) <= self.padding:
+            binning = self.hyperparameters["binning"]
+            binned = f" (after binning {binning} × {binning})" if binning > 1 else ""
             raise TemnnError(
                 f"msdnet with --kernel {self._spec[1]} and dilations up to {max(self._spec[0])} reflects "
-                f"{self.padding} pixels at the borders, so images must be larger than {self.padding} pixels; "
+                f"{self.padding} pixels at the borders, so images must be larger than {self.padding} pixels{binned}; "
                 f"got {tuple(x.shape[-2:])}. Use larger images or a smaller --kernel"
             )
         if self.memory_efficient:

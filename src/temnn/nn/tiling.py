@@ -226,12 +226,11 @@ def predict_tiled(
 def size_multiple(model: Any) -> int:
     """The factor tile starts must share for a tiled pass to match a whole-image pass [pixels].
 
-    ``binning * 2**levels`` for networks that bin their input and max-pool ``levels`` times
-    (U-net, U-net++), 1 for networks without down-sampling (MSD-net).
+    ``binning * 2**levels``: the input binning (1 without) times ``2**levels`` for networks
+    that max-pool ``levels`` times (U-net, U-net++; none for the MSD-net).
     """
     hyperparameters = getattr(model, "hyperparameters", {})
-    levels = hyperparameters.get("levels")
-    return int(hyperparameters.get("binning", 1)) * 2 ** int(levels) if levels else 1
+    return int(hyperparameters.get("binning", 1)) * 2 ** int(hyperparameters.get("levels", 0))
 
 
 def inference_sampling(model: Any, sampling: float, *, source: str = "image") -> float:

@@ -49,12 +49,7 @@ class _UNetBase(Network):
 
     Sets ``hyperparameters``, ``widths`` (``filters * 2**level`` for level 0 … ``levels``) and
     ``block`` (the keyword arguments of every :class:`~temnn.nn.blocks.ConvBlock`); the
-    subclass builds its modules from them and implements :meth:`features`.
-    :meth:`forward` bins the input ``binning`` × ``binning`` (mean of each block), runs
-    :meth:`features` on it and up-samples the logits bilinearly to the input's size: a network
-    for finely sampled images (Au at 0.07-0.08 Å/pixel, publication II) then works at half
-    or a quarter of the pixels, with the binned dose per pixel and a receptive field as many
-    Ångström wide as at the coarser sampling.
+    subclass builds its modules from them and implements :meth:`~temnn.nn.blocks.Network.features`.
     """
 
     cpu_channels_last = True
@@ -84,23 +79,6 @@ class _UNetBase(Network):
         )
         self.widths = [filters * 2**level for level in range(levels + 1)]
         self.block = dict(kernel=kernel, layers=block_layers, padding_mode=padding_mode)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        binning = self.hyperparameters["binning"]
-        if binning == 1:
-            check_size(x, self.hyperparameters["levels"], self.arch)
-            return self.features(x)
-        # ceil_mode: a last partial block is averaged over the pixels it has (avg_pool2d
-        # excludes the overhang), so any image size works
-        binned = F.avg_pool2d(x, binning, ceil_mode=True)
-        check_size(binned, self.hyperparameters["levels"], self.arch)
-        return F.interpolate(self.features(binned), size=x.shape[-2:], mode="bilinear", align_corners=False)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of a (binned) batch, at its own size."""
-        raise NotImplementedError
-
 
 class UNet(_UNetBase):
     """U-net with residual convolution blocks.
@@ -148,6 +126,7 @@ class UNet(_UNetBase):
         self.head = nn.Conv2d(width[0], out_channels, 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        check_size(x, len(self.up), self.arch)
         skips = []
         for level, block in enumerate(self.down):
             if level > 0:

@@ -77,6 +77,7 @@ class UNetPlusPlus(_UNetBase):
         self.head = nn.Conv2d(width[0], out_channels, 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        check_size(x, self.levels, self.arch)
         out: dict[tuple[int, int], torch.Tensor] = {}
         for j in range(self.levels + 1):
             for i in range(self.levels + 1 - j):
