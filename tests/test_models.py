@@ -111,14 +111,14 @@ def test_shipped_models_load_and_predict_with_their_card(info):
 
 @pytest.mark.realdata
 def test_shipped_mask_model_on_a_real_300_kev_file_warns_once_of_the_sampling(tmp_path, capsys):
-    # multi_signal.dm3: 300 keV, 0.1775 Å/pixel, just finer than the model's 0.18-0.20 Å/pixel.
+    # multi_signal.dm3: 300 keV, 0.1775 Å/pixel, over twice as coarse as the model's 0.07-0.08 Å/pixel.
     path = REAL_EM / "multi_signal.dm3"
     if not path.is_file() or "au-ceo2-particle-mask" not in {m.name for m in list_models()}:
         pytest.skip("needs ../shared/data/real-em and the shipped au-ceo2-particle-mask model")
     assert main(["predict", "au-ceo2-particle-mask", str(path), "--out", str(tmp_path), "--quiet"]) == 0
     warnings_printed = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warnings_printed) == 1
-    assert "sampling 0.1775 Å/pixel is outside the model's training range [0.18, 0.2]" in warnings_printed[0]
+    assert "sampling 0.1775 Å/pixel is outside the model's training range [0.07, 0.08]" in warnings_printed[0]
     assert "beam energy" not in warnings_printed[0]  # trained at 300 keV, as the file
     assert (tmp_path / "multi_signal" / "00000.tif").is_file()
 
