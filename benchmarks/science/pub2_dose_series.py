@@ -354,7 +354,9 @@ def paper_comparison(rows: list[dict[str, Any]], size: dict[str, Any], config: A
     """The paper's numbers beside temnn's, with a reason where temnn falls short.
 
     ``size["epochs"]`` is one number or ``{arch: epochs}``; ``size["image_epochs"]`` None means
-    training on the fly; ``msdnet`` is appended to the MSD-net's reason.
+    training on the fly; ``msdnet`` is appended to the MSD-net's reason. A dose counts as
+    reproduced up to 3× the paper's (lower is better), the MSD-net against the U-net when its
+    half-area dose is the lower.
     """
     images = "new images every epoch" if size["image_epochs"] is None else f"{size['image_epochs']} image epochs"
     epochs = size["epochs"] if isinstance(size["epochs"], int) else \
@@ -366,27 +368,29 @@ def paper_comparison(rows: list[dict[str, Any]], size: dict[str, Any], config: A
     out = []
     by_name = {r["network"]: r for r in rows}
     for r in rows:
-        c = r["convergence_dose"]
-        close = c is not None and PAPER["convergence_dose"] / 3 <= c <= PAPER["convergence_dose"] * 3
+        c = r["convergence_dose"]  # lower is better: converging sooner than the paper is no shortfall
+        close = c is not None and c <= PAPER["convergence_dose"] * 3
         out.append({"quantity": f"{r['network']}: dose where the area converges [e⁻/Å²]",
-                    "paper": PAPER["convergence_dose"], "temnn": c, "within 3×": close,
+                    "paper": PAPER["convergence_dose"], "temnn": c, "reproduced": close,
                     "why it falls short": "" if close else msd_shortfall if r["network"] == "MSD-net" else shortfall})
     msd = by_name.get("MSD-net")
     if msd is not None:
         h = msd["half_dose"]
-        close = h is not None and 20 / 3 <= h <= 30 * 3
+        close = h is not None and h <= 30 * 3
         out.append({"quantity": "MSD-net: dose where half the area is segmented [e⁻/Å²]",
-                    "paper": PAPER["half_dose_msdnet"], "temnn": h, "within 3×": close,
+                    "paper": PAPER["half_dose_msdnet"], "temnn": h, "reproduced": close,
                     "why it falls short": "" if close else msd_shortfall})
     unet = by_name.get("U-net")
     if unet is not None:
         out.append({"quantity": "U-net: dose where half the area is segmented [e⁻/Å²]",
-                    "paper": "~70-100 (from the ratio)", "temnn": unet["half_dose"], "within 3×": None,
+                    "paper": "~70-100 (from the ratio)", "temnn": unet["half_dose"], "reproduced": None,
                     "why it falls short": ""})
     if msd is not None and unet is not None and msd["half_dose"] and unet["half_dose"]:
         saving = 1 - msd["half_dose"] / unet["half_dose"]
         out.append({"quantity": "MSD-net's half-area dose below the U-net's", "paper": "~70 % lower",
-                    "temnn": f"{100 * saving:.0f} % lower", "within 3×": saving > 0,
+                    "temnn": f"{100 * saving:.0f} % lower" if saving >= 0 else
+                    f"{msd['half_dose'] / unet['half_dose']:.1f}× the U-net's",
+                    "reproduced": saving > 0,
                     "why it falls short": "" if saving > 0 else msd_shortfall})
     return out
 
