@@ -56,6 +56,9 @@ class Network(nn.Module):
         Input channels: images in the focal series.
     out_channels : int
         Output channels: channels of the label.
+    binning : int
+        Average ``binning`` × ``binning`` input pixels before the first layer and up-sample
+        the logits back (default 1: none; see :meth:`forward`).
     """
 
     arch: ClassVar[str] = ""
@@ -63,11 +66,12 @@ class Network(nn.Module):
     #: (benchmarks/train.py: 1.1-1.6x for the U-nets, 4x slower for the MSD-net).
     cpu_channels_last: ClassVar[bool] = False
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, binning: int = 1) -> None:
         super().__init__()
         self.in_channels = check_positive(in_channels, "in_channels", "images in the focal series")
         self.out_channels = check_positive(out_channels, "out_channels", "channels of the label")
-        self.hyperparameters: dict[str, Any] = {}
+        check_positive(binning, "--binning", "input pixels averaged along each axis before the first layer")
+        self.hyperparameters: dict[str, Any] = {"binning": binning}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -89,7 +93,7 @@ class Network(nn.Module):
         times as wide in Å.
         """
         self.check_input(x)
-        binning = self.hyperparameters.get("binning", 1)
+        binning = self.hyperparameters["binning"]
         if binning == 1:
             return self.features(x)
         # ceil_mode: a last partial block is the mean of the pixels it has (avg_pool2d leaves

@@ -97,8 +97,7 @@ class MSDNet(Network):
         :mod:`temnn.nn.msdnet_kernels`; otherwise (and on GPUs) each map is pushed into the
         later layers by PyTorch convolutions. Same function, same parameters.
     binning : int
-        Average ``binning`` × ``binning`` input pixels before the first layer and up-sample
-        the logits back (default 1: none; see :meth:`~temnn.nn.blocks.Network.forward`).
+        Input binning (default 1: none; see :class:`~temnn.nn.blocks.Network`).
 
     Notes
     -----
@@ -130,9 +129,8 @@ class MSDNet(Network):
         compiled_loops: bool = True,
         binning: int = 1,
     ) -> None:
-        super().__init__(in_channels, out_channels)
+        super().__init__(in_channels, out_channels, binning=binning)
         check_positive(layers, "--layers", "number of MSD-net layers")
-        check_positive(binning, "--binning", "input pixels averaged along each axis before the first layer")
         check_positive(width, "--filters", "feature maps added by each MSD-net layer")
         check_positive(max_dilation, "max_dilation", "largest dilation in pixels")
         check_kernel(kernel)
@@ -143,9 +141,8 @@ class MSDNet(Network):
             raise TemnnError(
                 f"MSD-net 'dilations' must be {layers} integers in [1, {max_dilation}] (one per layer), got {dilations}"
             )
-        self.hyperparameters = dict(
-            layers=layers, width=width, kernel=kernel, max_dilation=max_dilation, seed=seed, dilations=dilations,
-            binning=binning,
+        self.hyperparameters.update(
+            layers=layers, width=width, kernel=kernel, max_dilation=max_dilation, seed=seed, dilations=dilations
         )
         self.memory_efficient = memory_efficient
         self.compiled_loops = compiled_loops

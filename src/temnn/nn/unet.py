@@ -68,17 +68,16 @@ class _UNetBase(Network):
         padding_mode: str = "zeros",
         binning: int = 1,
     ) -> None:
-        super().__init__(in_channels, out_channels)
+        super().__init__(in_channels, out_channels, binning=binning)
         check_positive(levels, "--levels", self._levels_meaning)
-        check_positive(binning, "--binning", "input pixels averaged along each axis before the first block")
         check_positive(filters, "--filters", self._filters_meaning)
         check_kernel(kernel)
-        self.hyperparameters = dict(
-            levels=levels, filters=filters, kernel=kernel, block_layers=block_layers, padding_mode=padding_mode,
-            binning=binning,
+        self.hyperparameters.update(
+            levels=levels, filters=filters, kernel=kernel, block_layers=block_layers, padding_mode=padding_mode
         )
         self.widths = [filters * 2**level for level in range(levels + 1)]
         self.block = dict(kernel=kernel, layers=block_layers, padding_mode=padding_mode)
+
 
 class UNet(_UNetBase):
     """U-net with residual convolution blocks.
@@ -100,8 +99,7 @@ class UNet(_UNetBase):
     padding_mode : str
         ``"zeros"`` (Keras 'same', as in the publications) or ``"reflect"``.
     binning : int
-        Average ``binning`` × ``binning`` input pixels before the first block and up-sample
-        the logits back (default 1: none).
+        Input binning (default 1: none; see :class:`~temnn.nn.blocks.Network`).
 
     Examples
     --------

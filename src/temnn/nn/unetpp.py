@@ -46,8 +46,7 @@ class UNetPlusPlus(_UNetBase):
     padding_mode : str
         ``"zeros"`` or ``"reflect"``.
     binning : int
-        Average ``binning`` × ``binning`` input pixels before the first block and up-sample
-        the logits back (default 1: none).
+        Input binning (default 1: none; see :class:`~temnn.nn.blocks.Network`).
 
     Examples
     --------
