@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 from pathlib import Path
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "gpu.py"
@@ -50,3 +51,20 @@ def test_time_to_quality_smoke_mode(tmp_path):
             assert all(0.0 <= point["metric"] <= 1.0 for point in run["curve"])
         assert "--schedule" in runs["unet", "new"]["options"] and "--crop" in runs["unet", "new"]["options"]
         assert "--schedule" not in runs["unet", "old"]["options"]
+
+
+def test_learning_curve_is_kept_until_the_training_history_changes(tmp_path):
+    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT.parent / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = module.main(["--smoke", "--case", "mos2_disk", "--arch", "unet", "--recipe", "old", "--workers", "1",
+                           "--out", str(tmp_path / "work"), "--output", str(tmp_path / "ttq.json")])
+    (model,) = (tmp_path / "work" / "smoke" / "mos2_disk" / "models").iterdir()
+    (cache,) = model.glob("learning_curve-*.json")
+    validation = Path(json.loads(cache.read_text())["validation"])
+    for checkpoint in (model / "checkpoints").iterdir():  # a re-analysis must not need them
+        checkpoint.unlink()
+    assert module.learning_curve(model, validation, "Disk") == results["cases"]["mos2_disk"]["runs"][0]["curve"]
+    later = cache.stat().st_mtime + 10  # a resumed training: the kept curve is out of date
+    os.utime(model / "history.csv", (later, later))
+    assert module.learning_curve(model, validation, "Disk") == []  # re-evaluated: no checkpoint left

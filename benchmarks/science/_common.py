@@ -366,9 +366,20 @@ def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, 
         ``{"epoch", "minutes", "metric"}`` in epoch order; an evaluated checkpoint adds the
         score's ``p10`` and ``p90`` and, for atomic F1, ``perfect_fraction``. Minutes are the
         summed epoch times of ``history.csv`` (training plus validation loss).
+
+    Notes
+    -----
+    Evaluating every checkpoint takes minutes, so the curve is kept in
+    ``model/learning_curve-VALIDATION.json`` and read back while it is newer than
+    ``history.csv`` (a re-run that only re-analyses finished models then costs nothing).
     """
+    import json
+
     from temnn.workflows.evaluate import evaluate
 
+    cache = model / f"learning_curve-{validation.name}.json"
+    if cache.exists() and cache.stat().st_mtime > (model / "history.csv").stat().st_mtime:
+        return json.loads(cache.read_text())["curve"]
     with open(model / "history.csv", newline="") as f:
         history = list(csv.DictReader(f))
     minutes = np.cumsum([float(row["seconds"]) for row in history]) / 60
@@ -388,6 +399,7 @@ def learning_curve(model: Path, validation: Path, label: str) -> list[dict[str, 
         if score["perfect_fraction"] is not None:
             point["perfect_fraction"] = float(score["perfect_fraction"])
         curve.append(point)
+    write_json(cache, {"validation": str(validation), "label": label, "curve": curve})
     return curve
 
 
