@@ -7,6 +7,8 @@ Run from the repository root::
     python benchmarks/science/pub3_focal_series.py --scale full    # the demo's problem, 2.2 h on 2 cores (--threads 2)
     python benchmarks/science/pub3_focal_series.py --scale paper --archs unet --series 3 --threads 1
                                                     # publication III's test conditions, ~2 h per network
+    python benchmarks/science/pub3_focal_series.py --scale paper --archs unet --series 1 2 3 \
+        --epochs-per-series 120 120 200 --threads 1     # one table of runs trained for different epochs
 
 ``--scale paper`` is publication III's test problem (section 8, table 1): flakes in a 30 Å cell
 that fill 256² px images at 0.10-0.11 Å/px, dose 10^2.5-10^5 e⁻/Å², 500 test series, networks
@@ -120,7 +122,13 @@ def main() -> int:
     parser.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS), help="architectures to train")
     parser.add_argument("--series", nargs="+", type=int, choices=SERIES, default=list(SERIES),
                         help="focal-series lengths to train (images), trained in this order")
+    parser.add_argument("--epochs-per-series", nargs="+", type=int, metavar="EPOCHS",
+                        help="training epochs of each --series entry, in the same order (paper scale; "
+                             "overrides --epochs)")
     args = parser.parse_args()
+    if args.epochs_per_series is not None and len(args.epochs_per_series) != len(args.series):
+        parser.error(f"--epochs-per-series: {len(args.epochs_per_series)} values for {len(args.series)} "
+                     f"--series entries ({args.series}); give one per entry")
     setup_threads(args.threads)
     from temnn.cli.demo import demo_config
 
@@ -177,6 +185,7 @@ def run_paper(args: Any, config: Any, size: dict[str, Any], root: Path, pipeline
 
     recipe = paper_recipe()
     config = replace(config, structures=PAPER_SCALE["structures"])
+    epochs = dict(zip(args.series, args.epochs_per_series or [size["epochs"]] * len(args.series)))
     train_val = pipeline.structures(config, root, {"train": (size["n_train"], 0), "val": (size["n_val"], 2)},
                                     workers=args.workers)
     models: dict[tuple[str, int], Path] = {}
@@ -188,7 +197,7 @@ def run_paper(args: Any, config: Any, size: dict[str, Any], root: Path, pipeline
         val_set = pipeline.images(train_val["val"], test_params[n], f"series{n}", test=True, workers=args.workers)
         for arch in args.archs:
             models[arch, n], curves[f"{arch}-series{n}"] = train_on_the_fly(
-                pipeline, root, recipe, arch, size["epochs"], data=train_val["train"], validation=val_set,
+                pipeline, root, recipe, arch, epochs[n], data=train_val["train"], validation=val_set,
                 parameters=test_params[n], set_name=f"series{n}")
     test = pipeline.structures(config, root, {"test": (size["n_test"], 1)}, workers=args.workers)["test"]
     evaluations: dict[tuple[str, int], Path] = {}
@@ -215,7 +224,10 @@ def run_paper(args: Any, config: Any, size: dict[str, Any], root: Path, pipeline
                           for goal, fit in goals.items()]))
     results["conditions"] = {"structures": PAPER_SCALE["structures"], "test_parameters": test_params,
                              "seeds": {"train": 0, "val": 2, "test": 1},
-                             **recipe.record(args.archs, {arch: size["epochs"] for arch in args.archs})}
+                             "epochs_per_series": epochs}
+    # the networks' recipe (analyse() records the demo's, which the paper scale does not use)
+    results["recipe"] = {**recipe.record(args.archs, {arch: size["epochs"] for arch in args.archs}),
+                         "epochs": {f"{arch}-series{n}": epochs[n] for arch, n in models}}
     plot_learning_curves(curves, (("metric", "median atomic F1", 1.0), ("p10", "10th-percentile atomic F1", 0.9),
                                   ("perfect_fraction", "fraction of perfect series", 0.8)),
                          figure_path(NAME, "learning_curves", args.scale),
@@ -238,7 +250,8 @@ def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str
         f1 = summary["atomic_f1"]
         card = read_json(models[arch, n] / "best.json")
         rows.append({"network": ARCH_NAMES[arch], "images": n, "parameters": card["trainable_parameters"],
-                     "best_epoch": card["training"]["epoch"], "median": f1["median"], "p10": f1["p10"],
+                     "epochs": card["training"]["options"]["epochs"], "best_epoch": card["training"]["epoch"],
+                     "median": f1["median"], "p10": f1["p10"],
                      "mean": f1["mean"], "perfect_fraction": f1["perfect_fraction"],
                      "pixel_f1_median": summary["pixel_f1"]["median"], "test_series": int(f1["images"])})
     rows.sort(key=lambda r: (ARCHS.index(_arch(r["network"])), r["images"]))
@@ -270,7 +283,8 @@ def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str
     images_per_flake = "new images every epoch" if size["image_epochs"] is None else \
         f"{size['image_epochs']} image epochs"
     shortfall = (f"{size['n_train']} training flakes × {images_per_flake} (paper 1000 × 10), "
-                 f"{size['epochs']} epochs (paper 100-300), {config.parameters['image_size'][0]}² px images, "
+                 f"{'/'.join(sorted({str(r['epochs']) for r in rows}))} epochs (paper 100-300), "
+                 f"{config.parameters['image_size'][0]}² px images, "
                  f"networks of {min(r['parameters'] for r in rows):,}-{max(r['parameters'] for r in rows):,} "
                  "parameters (paper ~1e5-1e7)") if rows else ""
     comparison = [{"claim": c["claim"], "paper": c["paper"], "temnn": c["temnn"], "reproduced": c["passed"],
