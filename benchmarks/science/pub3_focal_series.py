@@ -257,6 +257,10 @@ def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str
     rows.sort(key=lambda r: (ARCHS.index(_arch(r["network"])), r["images"]))
     print(f"\n## Atomic F1 on {size['n_test']} test series ({args.scale} scale)\n")
     print(markdown_table(rows))
+    dose_rows = [row for (arch, n), folder in sorted(evaluations.items(), key=lambda item: item[0][1])
+                 for row in by_dose(folder, ARCH_NAMES[arch], n)]
+    print("\n## Atomic F1 by dose (half decades of e⁻/Å²)\n")
+    print(markdown_table(dose_rows))
 
     wide_rows = []
     train_range = tuple(config.parameters["defocus"])
@@ -306,11 +310,33 @@ def analyse(args: Any, config: Any, size: dict[str, Any], models: dict[tuple[str
         "recipe": {"train": config.train, "epochs": config.epochs, "parameters": config.parameters},
         "atomic_f1_radius_angstrom": RADIUS_ANGSTROM,
         "atomic_f1": rows,
+        "atomic_f1_by_dose": dose_rows,
         "defocus_generalisation": wide_rows,
         "comparison": comparison,
         "shortfall": shortfall,
         "wide_parameters": wide_params,
     }
+
+
+def by_dose(evaluation: Path, network: str, images: int) -> list[dict[str, Any]]:
+    """One evaluation's atomic F1 in half decades of dose: where the perfect series are lost.
+
+    Each row: the dose bin [e⁻/Å²], the test series in it, the median atomic F1, the fraction
+    of perfect series, and the fraction perfect when classes are ignored (columns found).
+    """
+    metrics = read_metrics(evaluation / "metrics.csv")
+    log_dose = np.log10([row["dose_e_per_angstrom2"] for row in metrics])
+    # half-decade edges; the last bin also holds the maximum itself
+    edges = np.arange(np.floor(log_dose.min() * 2) / 2, log_dose.max() + 0.5 + 1e-9, 0.5)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = [row for row, d in zip(metrics, log_dose) if lo <= d < hi]
+        if inside:
+            rows.append({"network": network, "images": images, "dose": f"10^{lo:g}-10^{hi:g}", "series": len(inside),
+                         "median": float(np.median([row["atomic_f1"] for row in inside])),
+                         "perfect_fraction": float(np.mean([row["atomic_f1"] == 1.0 for row in inside])),
+                         "perfect_any_class": float(np.mean([row["atomic_f1_any_class"] == 1.0 for row in inside]))})
+    return rows
 
 
 def shape_checks(rows: list[dict[str, Any]], wide_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -333,7 +359,7 @@ def shape_checks(rows: list[dict[str, Any]], wide_rows: list[dict[str, Any]]) ->
         checks.append({"claim": "perfect identification (F1 = 1) on most 3-image series",
                        "paper": PAPER["perfect_fraction_3"],
                        "temnn": f"{best['perfect_fraction']:.2f} ({best['network']})",
-                       "passed": (best["perfect_fraction"] or 0.0) > 0.5})
+                       "passed": (best["perfect_fraction"] or 0.0) >= 0.8})
         checks.append({"claim": "median atomic F1, 3 images", "paper": PAPER["median_3"],
                        "temnn": f"{best['median']:.3f} ({best['network']})", "passed": best["median"] >= 0.999})
         checks.append({"claim": "10th-percentile atomic F1, 3 images", "paper": PAPER["p10_3"],
