@@ -40,6 +40,7 @@ identification on most series, and lower scores outside the training defocus ran
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -125,6 +126,9 @@ def main() -> int:
     parser.add_argument("--epochs-per-series", nargs="+", type=int, metavar="EPOCHS",
                         help="training epochs of each --series entry, in the same order (paper scale; "
                              "overrides --epochs)")
+    parser.add_argument("--filters", type=int,
+                        help="paper scale: U-net / U-net++ filters instead of the paper shape's 24 (a network-size "
+                             "experiment: fewer filters, more epochs in the same minutes)")
     args = parser.parse_args()
     if args.epochs_per_series is not None and len(args.epochs_per_series) != len(args.series):
         parser.error(f"--epochs-per-series: {len(args.epochs_per_series)} values for {len(args.series)} "
@@ -172,9 +176,17 @@ def main() -> int:
     return 0
 
 
-def paper_recipe() -> PaperRecipe:
-    """``PAPER_SCALE``'s training recipe (read at run time, so a caller may shrink it)."""
-    return PaperRecipe(shapes=PAPER_SCALE["shape"], options=PAPER_SCALE["recipe"],
+def paper_recipe(filters: int | None = None) -> PaperRecipe:
+    """``PAPER_SCALE``'s training recipe (read at run time, so a caller may shrink it).
+
+    ``filters`` replaces the U-net and U-net++ filters of the paper shape.
+    """
+    shapes = dict(PAPER_SCALE["shape"])
+    if filters is not None:
+        for arch in ("unet", "unetpp"):
+            at = shapes[arch].index("--filters") + 1
+            shapes[arch] = [*shapes[arch][:at], str(filters), *shapes[arch][at + 1:]]
+    return PaperRecipe(shapes=shapes, options=PAPER_SCALE["recipe"],
                        epochs={arch: PAPER_SCALE["epochs"] for arch in ARCHS},
                        train_image_size=PAPER_SCALE["train_image_size"])
 
@@ -183,7 +195,9 @@ def run_paper(args: Any, config: Any, size: dict[str, Any], root: Path, pipeline
     """``--scale paper``: publication III's test conditions, on-the-fly training, learning curves."""
     from dataclasses import replace
 
-    recipe = paper_recipe()
+    recipe = paper_recipe(args.filters)
+    if args.filters is not None:  # results and figures of the experiment: science_pub3_paper_fN.json, pub3_paper_fN_*
+        args = argparse.Namespace(**{**vars(args), "scale": f"{args.scale}_f{args.filters}"})
     config = replace(config, structures=PAPER_SCALE["structures"])
     epochs = dict(zip(args.series, args.epochs_per_series or [size["epochs"]] * len(args.series)))
     train_val = pipeline.structures(config, root, {"train": (size["n_train"], 0), "val": (size["n_val"], 2)},
