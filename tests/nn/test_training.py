@@ -141,3 +141,46 @@ def test_cli_train(image_set, tmp_path, capsys):
     assert "--layers applies to msdnet, not to --arch unet" in capsys.readouterr().err
     assert main(["train", "--adam", "{lr: 1}", "1", str(train_set), str(val_set), str(out)]) == 2
     assert "--adam: not valid JSON" in capsys.readouterr().err
+
+
+def test_init_fine_tunes_from_a_saved_model(image_set, tmp_path, capsys):
+    train_set = image_set("train", "Disk", samples=4)
+    val_set = image_set("val", "Disk", samples=2, seed=1)
+    train(train_set, val_set, tmp_path / "first", options(epochs=2))
+    first = temnn.load_model(tmp_path / "first")
+    # a learning rate of 0 keeps the starting weights: they must be the model's, not a new draw
+    frozen = options(epochs=1, seed=5, init=str(tmp_path / "first"), optimizer_options={"lr": 0.0})
+    train(train_set, val_set, tmp_path / "frozen", frozen)
+    copy = temnn.load_model(tmp_path / "frozen")
+    for (name, p), q in zip(first.named_parameters(), copy.parameters()):
+        assert torch.equal(p, q), name
+    card = copy.card["training"]
+    assert card["init"] == {"model": str(tmp_path / "first" / "best"), "sha256": first.card["weights"]["sha256"]}
+    assert card["options"]["init"] == str(tmp_path / "first")
+    fresh = options(epochs=1, seed=5, optimizer_options={"lr": 0.0})
+    train(train_set, val_set, tmp_path / "fresh", fresh)
+    assert not all(torch.equal(p, q) for p, q in zip(first.parameters(), temnn.load_model(tmp_path / "fresh").parameters()))
+    # another shape or another task is refused before anything is written
+    wider = options(epochs=1, init=str(tmp_path / "first"), hyperparameters={**TINY["msdnet"], "width": 3})
+    with pytest.raises(TemnnError, match=r"--init .*first: the model .*best.json. is msdnet with 1 → 3 channels.*; "
+                                         r"these architecture options differ: width=3 \(the model has 2\)"):
+        train(train_set, val_set, tmp_path / "wider", wider)
+    assert not (tmp_path / "wider").exists()
+    with pytest.raises(TemnnError, match=r"--init .*first: the model .* is a msdnet, not a unet"):
+        train(train_set, val_set, tmp_path / "unet", options(epochs=1, arch="unet", init=str(tmp_path / "first")))
+    mask = image_set("mask", "Mask", samples=2)
+    mask_val = image_set("mask_val", "Mask", samples=2, seed=1)
+    with pytest.raises(TemnnError, match=r"--init .*first: the model .* maps 1 → 3 channels, but the training set "
+                                         r".*mask has 1 → 1"):
+        train(mask, mask_val, tmp_path / "mask_out", options(epochs=1, init=str(tmp_path / "first")))
+    # the command line takes the architecture from the model and refuses shape options
+    out = tmp_path / "cli"
+    assert main(["train", "--init", str(tmp_path / "first"), "--batch-size", "2", "--adamw", "1e-3", "--quiet",
+                 "1", str(train_set), str(val_set), str(out)]) == 0
+    assert temnn.load_model(out).config == first.config
+    assert main(["train", "--init", str(tmp_path / "first"), "--filters", "4",
+                 "1", str(train_set), str(val_set), str(out)]) == 2
+    assert "--filters: the architecture of a fine-tuned network is that of --init" in capsys.readouterr().err
+    assert main(["train", "--init", str(tmp_path / "first"), "--arch", "unet",
+                 "1", str(train_set), str(val_set), str(out)]) == 2
+    assert "--init " in capsys.readouterr().err

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="synthesise the training images every epoch from the exit waves in TRAIN (waves/, sites/) with this "
         "parameters file (label, image_size, ranges in Å, eV, mrad, e⁻/Å²; its seed), on the training device",
     )
-    p.add_argument("--arch", choices=ARCH_NAMES, default="msdnet", help="architecture (default msdnet)")
+    p.add_argument("--arch", choices=ARCH_NAMES, help="architecture (default msdnet, or that of --init)")
     p.add_argument(
         "--filters",
         type=int,
@@ -77,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--block-layers", type=int, help="unet/unetpp: convolution layers per block (default 5)")
     p.add_argument("--binning", type=int, help="average N×N input pixels before the first layer and up-sample the "
                    "output back (default 1: none); for finely sampled images, e.g. 4 at 0.07 Å/pixel")
+    p.add_argument("--init", metavar="MODEL", help="fine-tune: start from the weights of MODEL (a named model, model "
+                   "file or training folder) instead of random ones; the architecture is MODEL's, the optimizer and "
+                   "schedule start afresh")
     opt = p.add_mutually_exclusive_group()
     opt.add_argument(
         "--adam", metavar="JSON", help="Adam+AMSGrad options as a JSON object, e.g. '{\"lr\": 5e-4}' (default lr 1e-3)"
@@ -119,16 +122,19 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
     from ..nn.augment import NO_AUGMENTATION, Augmentation
     from ..nn.training import TrainingOptions
 
-    hyper: dict[str, Any] = {}
+    if args.init is not None:
+        arch, hyper = _architecture_of(args)
+    else:
+        arch, hyper = args.arch or "msdnet", {}
     for option, (name, archs) in _ARCH_OPTIONS.items():
         value = getattr(args, option)
         if value is None:
             continue
-        if args.arch not in archs:
-            raise TemnnError(f"--{option.replace('_', '-')} applies to {', '.join(archs)}, not to --arch {args.arch}")
+        if arch not in archs:
+            raise TemnnError(f"--{option.replace('_', '-')} applies to {', '.join(archs)}, not to --arch {arch}")
         hyper[name] = value
     if args.filters is not None:
-        hyper["width" if args.arch == "msdnet" else "filters"] = args.filters
+        hyper["width" if arch == "msdnet" else "filters"] = args.filters
     if args.weight_decay is not None and args.adamw is None:
         raise TemnnError("--weight-decay applies to --adamw; use --regularize with --adam or --rmsprop")
     if args.rmsprop is not None:
@@ -157,7 +163,7 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
         if value is not None and value < 1:
             raise TemnnError(f"--{name} must be a positive integer, got {value}")
     return TrainingOptions(
-        arch=args.arch,
+        arch=arch,
         epochs=args.epochs,
         hyperparameters=hyper,
         optimizer=optimizer,
@@ -178,7 +184,25 @@ def options_from_args(args: argparse.Namespace) -> "TrainingOptions":
         warmup=args.warmup,
         clip_grad=args.clip_grad,
         crop=args.crop,
+        init=args.init,
     )
+
+
+def _architecture_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """``--init MODEL``'s architecture and hyper-parameters; shape options may not change them."""
+    from ..nn.checkpoints import read_card, resolve_stem
+
+    stem = resolve_stem(args.init)
+    config = read_card(stem)["architecture"]
+    if args.arch is not None and args.arch != config["name"]:
+        raise TemnnError(f"--arch {args.arch}: --init {args.init} is a {config['name']} ({stem}.json); "
+                         "leave out --arch to fine-tune it")
+    given = [f"--{option.replace('_', '-')}" for option in (*_ARCH_OPTIONS, "filters")
+             if getattr(args, option) is not None]
+    if given:
+        raise TemnnError(f"{', '.join(given)}: the architecture of a fine-tuned network is that of --init "
+                         f"{args.init} ({stem}.json); leave out the shape options")
+    return config["name"], dict(config["hyperparameters"])
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ __all__ = [
     "load_model",
     "read_card",
     "resolve_stem",
+    "describe_architecture",
     "save_checkpoint",
     "restore_checkpoint",
     "find_checkpoints",
@@ -129,7 +130,7 @@ def _network_for_weights(stem: Path, card: Mapping[str, Any], tensors: Mapping[s
     config = card["architecture"]
     disagree = (
         f"{card_path} and {weights}: the card and the weights disagree: the card's 'architecture' field "
-        f"({_describe_architecture(config)}) "
+        f"({describe_architecture(config)}) "
     )
     fix = ("; restore the card's 'architecture' as it was saved with these weights (or save the model again "
            "with temnn.save_model)")
@@ -150,7 +151,8 @@ def _network_for_weights(stem: Path, card: Mapping[str, Any], tensors: Mapping[s
     return network
 
 
-def _describe_architecture(config: Mapping[str, Any]) -> str:
+def describe_architecture(config: Mapping[str, Any]) -> str:
+    """``config`` (:attr:`Network.config`) in words, for messages: "unet with 3 → 4 channels, filters=24, …"."""
     hyper = config.get("hyperparameters") if isinstance(config.get("hyperparameters"), Mapping) else {}
     options = ", ".join(f"{k}={v}" for k, v in hyper.items())
     return (f"{config.get('name')!s} with {config.get('input_channels')} → {config.get('output_channels')} "

@@ -45,14 +45,18 @@ from ..parameters import Parameters
 from ..errors import TemnnError
 from .checkpoints import (
     checkpoint_stem,
+    describe_architecture,
     find_checkpoints,
+    load_model,
     prune_checkpoints,
     read_card,
+    resolve_stem,
     restore_checkpoint,
     save_checkpoint,
     save_model,
 )
 from .history import plot_learning_curve, write_history
+from .blocks import Network
 from .registry import ARCHITECTURES, build_model, count_parameters
 from .schedules import SCHEDULES, make_scheduler, scheduler_state
 from .tasks import Task, task_for
@@ -134,6 +138,12 @@ class TrainingOptions:
         Parameters file of on-the-fly training: TRAIN is then a dataset folder with
         ``waves/`` and ``sites/``, and training epoch ``e`` synthesises image epoch ``e``
         of every wave on the training device instead of reading stored images.
+    init : str or os.PathLike, optional
+        Start from the weights of this model instead of random ones (fine-tuning): a named
+        model (``temnn models``), a model stem or file, or a training folder. Its architecture,
+        channels and task must be this run's (``arch`` and ``hyperparameters`` as its card
+        records them); the optimizer and the schedule start afresh. A resumed run continues
+        from its checkpoint, whatever ``init`` says.
     """
 
     arch: str = "msdnet"
@@ -157,12 +167,14 @@ class TrainingOptions:
     warmup: float | None = None
     clip_grad: float | None = None
     crop: int | None = None
+    init: str | os.PathLike | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (stored in the model card)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["augmentation"] = self.augmentation.to_dict()
-        out["on_the_fly"] = None if self.on_the_fly is None else str(self.on_the_fly)
+        for name in ("on_the_fly", "init"):
+            out[name] = None if out[name] is None else str(out[name])
         return json.loads(json.dumps(out))
 
 
@@ -423,10 +435,15 @@ class _Run:
         self.amp_dtype, scaled = _amp_dtype(amp, procs.device)
         self.scaler = torch.amp.GradScaler(procs.device.type, enabled=scaled)
         hyper = dict(options.hyperparameters)
-        if options.arch == "msdnet":
-            hyper.setdefault("seed", options.seed)
         torch.manual_seed(options.seed)
-        self.network = build_model(options.arch, self.train_set.input_channels, self.train_set.output_channels, **hyper)
+        self.init_weights: dict[str, str] | None = None
+        if options.init is not None:
+            self.network, self.init_weights = self._initial_network(options.init, hyper)
+        else:
+            if options.arch == "msdnet":
+                hyper.setdefault("seed", options.seed)
+            self.network = build_model(options.arch, self.train_set.input_channels, self.train_set.output_channels,
+                                       **hyper)
         self.network.to(procs.device)
         if procs.device.type == "cpu" and self.network.cpu_channels_last:
             self.network.to(memory_format=torch.channels_last)
@@ -441,6 +458,32 @@ class _Run:
         self._plotted = -math.inf  # time.monotonic() of the last learning-curve drawing
 
     # ----------------------------------------------------------------------- setup
+    def _initial_network(self, init: str | os.PathLike, hyper: dict[str, Any]) -> tuple[Network, dict[str, str]]:
+        """The network of the model ``init``, checked against this run; and its provenance."""
+        source = load_model(init).train()
+        stem = resolve_stem(init)
+        config, where = source.config, f"--init {init}: the model ({stem}.json)"
+        if config["name"] != self.options.arch:
+            raise TemnnError(f"{where} is a {config['name']}, not a {self.options.arch} (--arch)")
+        channels = (self.train_set.input_channels, self.train_set.output_channels)
+        if (config["input_channels"], config["output_channels"]) != channels:
+            raise TemnnError(
+                f"{where} maps {config['input_channels']} → {config['output_channels']} channels, but the training "
+                f"set {self.train_set.folder} has {channels[0]} → {channels[1]}; fine-tune a model made for such images"
+            )
+        differ = [f"{key}={value} (the model has {config['hyperparameters'].get(key)})"
+                  for key, value in hyper.items() if config["hyperparameters"].get(key) != value]
+        if differ:
+            raise TemnnError(f"{where} is {describe_architecture(config)}; these architecture options differ: "
+                             f"{', '.join(differ)}; leave them out to keep the model's")
+        if source.task is not None and source.task != self.task:
+            raise TemnnError(
+                f"{where} was trained for {source.task.label} labels ({source.task.activation}), but the training "
+                f"set {self.train_set.folder} has {self.task.label} labels ({self.task.activation}); "
+                "fine-tune a model of the same task"
+            )
+        return source, {"model": str(stem), "sha256": source.card["weights"]["sha256"]}
+
     def _resume(self) -> None:
         checkpoints = find_checkpoints(self.out)
         if self.options.restart is not None:
@@ -499,6 +542,7 @@ class _Run:
                 "sets": {role: samples.to_dict() for role, samples in self.sample_sets.items()},
                 "image_epochs": self.train_set.image_epochs,
                 "on_the_fly": isinstance(self.train_set, OnTheFlySet),
+                "init": self.init_weights,
                 "options": self.options.to_dict(),
                 "history": self.history,
             },
