@@ -36,3 +36,37 @@ def test_science_benchmark_smoke_scale(script, name, table, tmp_path, monkeypatc
     assert results[table] and results["comparison"]  # its numbers and the paper-against-temnn table
     figures = sorted((tmp_path / "results" / "science").glob(f"{name}_smoke_*.png"))
     assert figures and all(f.read_bytes()[:4] == b"\x89PNG" for f in figures)
+
+
+def test_pub3_finetune_continues_an_on_the_fly_model(tmp_path, monkeypatch):
+    from test_onthefly import GRID, write_params, write_waves
+
+    from temnn.cli import main as temnn
+
+    monkeypatch.syspath_prepend(str(SCIENCE))
+    spec = importlib.util.spec_from_file_location("science_pub3_finetune", SCIENCE / "pub3_finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    common = sys.modules["_common"]
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(common, "FIGURES", tmp_path / "results" / "science")
+    data, val, test = (write_waves(tmp_path / name, [GRID] * n) for name, n in (("data", 4), ("val", 2), ("test", 2)))
+    params = write_params(tmp_path / "p.json", log_dose=[4, 5])
+    for folder in (val, test):
+        assert temnn(["images", str(folder), str(params), "--test", "--no-progress"]) == 0
+    base = tmp_path / "work" / "paper" / "models" / "unet-series2"
+    assert temnn(["train", "2", str(data), str(val / "images" / "p"), str(base), "--on-the-fly", str(params),
+                  "--arch", "unet", "--levels", "1", "--filters", "4", "--kernel", "3", "--block-layers", "2",
+                  "--batch-size", "2", "--epochsave", "1", "--device", "cpu", "--quiet"]) == 0
+    assert module.main(["--base", str(base), "--test", str(test / "images" / "p"), "--epochs", "2",
+                        "--threads", "1", "--scale", "smoke"]) == 0
+    results = json.loads((tmp_path / "results" / "science_pub3_finetune_smoke.json").read_text())
+    base_row, tuned_row = results["atomic_f1"]
+    assert (base_row["epochs"], tuned_row["epochs"]) == (2, 4) and tuned_row["test_series"] == 2
+    tuned = tmp_path / "work" / "paper" / "finetune" / "unet-series2-ft2-lr0.0003"
+    card = json.loads((tuned / "best.json").read_text())
+    assert card["training"]["init"]["model"] == str(base / "best")
+    # the fine-tuning draws other images than the base run: its parameters file's seed + 10
+    assert json.loads(Path(card["training"]["options"]["on_the_fly"]).read_text())["seed"] == 11 + 10
+    figure = tmp_path / "results" / "science" / "pub3_finetune_smoke_learning_curves.png"
+    assert figure.read_bytes()[:4] == b"\x89PNG"
