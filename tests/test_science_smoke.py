@@ -70,3 +70,8 @@ def test_pub3_finetune_continues_an_on_the_fly_model(tmp_path, monkeypatch):
     assert json.loads(Path(card["training"]["options"]["on_the_fly"]).read_text())["seed"] == 11 + 10
     figure = tmp_path / "results" / "science" / "pub3_finetune_smoke_learning_curves.png"
     assert figure.read_bytes()[:4] == b"\x89PNG"
+    # a second round counts the epochs of the whole chain of fine-tunings
+    assert module.main(["--base", str(tuned), "--test", str(test / "images" / "p"), "--epochs", "2",
+                        "--threads", "1", "--scale", "smoke2"]) == 0
+    rows = json.loads((tmp_path / "results" / "science_pub3_finetune_smoke2.json").read_text())["atomic_f1"]
+    assert [row["epochs"] for row in rows] == [4, 6]

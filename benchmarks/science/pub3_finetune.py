@@ -55,6 +55,16 @@ def training_minutes(model: Path) -> float:
         return sum(float(row["seconds"]) for row in csv.DictReader(f)) / 60
 
 
+def lineage(model: Path) -> tuple[int, float]:
+    """Epochs and training minutes of a model and of the models it was fine-tuned from (``training.init``)."""
+    training = read_json(model / "best.json")["training"]
+    epochs, minutes = int(training["options"]["epochs"]), training_minutes(model)
+    if training.get("init"):
+        earlier_epochs, earlier_minutes = lineage(Path(training["init"]["model"]).parent)
+        epochs, minutes = epochs + earlier_epochs, minutes + earlier_minutes
+    return epochs, minutes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=Path, required=True,
@@ -87,14 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "--seed", options["seed"]])
     evaluations = {"base": pipeline.evaluate(base, args.test, base.parent.parent / "evaluations" / base.name, *RADIUS),
                    "fine-tuned": pipeline.evaluate(model, args.test, out / f"{model.name}-evaluation", *RADIUS)}
-    base_minutes, tune_minutes = training_minutes(base), training_minutes(model)
-    labels = {"base": f"U-net, {options['epochs']} epochs",
+    (base_epochs, base_minutes), tune_minutes = lineage(base), training_minutes(model)
+    labels = {"base": f"U-net, {base_epochs} epochs",
               "fine-tuned": f"+ {args.epochs} epochs from its weights (AdamW {args.lr:g})"}
     rows: list[dict[str, Any]] = []
     dose_rows = []
     for key, folder in evaluations.items():
         f1 = read_summary(folder / "summary.csv")["atomic_f1"]
-        rows.append({"model": labels[key], "epochs": options["epochs"] + (args.epochs if key != "base" else 0),
+        rows.append({"model": labels[key], "epochs": base_epochs + (args.epochs if key != "base" else 0),
                      "training_minutes": base_minutes + (tune_minutes if key != "base" else 0.0),
                      "median": f1["median"], "p10": f1["p10"], "perfect_fraction": f1["perfect_fraction"],
                      "test_series": int(f1["images"])})
@@ -105,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(markdown_table(dose_rows))
 
     validation = Path(training["validation_set"])
-    curves = {labels["base"]: learning_curve(base, validation, card["parameters"]["label"]),
+    earlier = base_minutes - training_minutes(base)  # the base's own curve starts after the models it came from
+    curves = {labels["base"]: [{**point, "minutes": point["minutes"] + earlier}
+                               for point in learning_curve(base, validation, card["parameters"]["label"])],
               labels["fine-tuned"]: [{**point, "minutes": point["minutes"] + base_minutes}
                                      for point in learning_curve(model, validation, card["parameters"]["label"])]}
     plot_learning_curves(curves, (("metric", "median atomic F1", 1.0), ("p10", "10th-percentile atomic F1", 0.9),
