@@ -460,8 +460,8 @@ class _Run:
     # ----------------------------------------------------------------------- setup
     def _initial_network(self, init: str | os.PathLike, hyper: dict[str, Any]) -> tuple[Network, dict[str, str]]:
         """The network of the model ``init``, checked against this run; and its provenance."""
-        source = load_model(init).train()
         stem = resolve_stem(init)
+        source = load_model(stem).train()
         config, where = source.config, f"--init {init}: the model ({stem}.json)"
         if config["name"] != self.options.arch:
             raise TemnnError(f"{where} is a {config['name']}, not a {self.options.arch} (--arch)")
