@@ -17,7 +17,8 @@ Two cases (issue 16, item 2):
   pooled over the set) reaches 0.9.
 
 For the U-net, U-net++ and MSD-net (shapes from the demo's recipe,
-:func:`_common.network_options`), each with
+:func:`_common.network_options`; at ``full`` the MSD-net is publication II's, 50 layers of 9×9,
+:data:`_common.PAPER_MSDNET_OPTIONS`), each with
 
 - ``old``: the demo's recipe (Adam + AMSGrad at 1e-3, constant rate, full images);
 - ``new``: AdamW at 2e-3 with a one-cycle schedule and random crops of half the image side
@@ -51,6 +52,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent / "science"))
 
 from _common import (  # noqa: E402
+    PAPER_MSDNET_OPTIONS,
     RESULTS,
     Pipeline,
     base_parser,
@@ -69,7 +71,7 @@ MOS2_CONDITIONS = {"log_dose": [2.5, 5.0], "sampling": [0.10, 0.11]}
 # publication II: 0.07-0.08 Å/px, particles of 7-15 layers
 AU_CONDITIONS = {"sampling": [0.07, 0.08]}
 
-# scale → sizes; "shape" overrides the networks' shape options for a seconds-long smoke run
+# scale → sizes; "shape" overrides the shape options of the networks it names
 SCALES_SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {"n_train": 3, "n_val": 2, "image_epochs": 1, "epochs": 3, "mos2_side": 48, "au_side": 48,
               "mos2_cell": "9.7", "au_cell": "19.2", "au_layers": ["3", "4"], "wave_sampling": "0.07",
@@ -79,7 +81,8 @@ SCALES_SETTINGS: dict[str, dict[str, Any]] = {
     "small": {"n_train": 48, "n_val": 8, "image_epochs": 6, "epochs": 30, "mos2_side": 160, "au_side": 256,
               "mos2_cell": "19.4", "au_cell": "40", "au_layers": ["7", "15"], "wave_sampling": "0.05"},
     "full": {"n_train": 48, "n_val": 8, "image_epochs": 6, "epochs": 120, "mos2_side": 256, "au_side": 512,
-             "mos2_cell": "30", "au_cell": "40", "au_layers": ["7", "15"], "wave_sampling": "0.05"},
+             "mos2_cell": "30", "au_cell": "40", "au_layers": ["7", "15"], "wave_sampling": "0.05",
+             "shape": {"msdnet": list(PAPER_MSDNET_OPTIONS)}},
 }
 
 
@@ -110,7 +113,7 @@ def case_setup(case: str, size: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 def train_options(config: Any, arch: str, recipe: str, side: int, size: dict[str, Any]) -> list[str]:
     """``temnn train`` options of one run."""
     options = network_options(config.train, arch)
-    if "shape" in size:
+    if arch in size.get("shape", {}):
         options = options[:2] + _strip_shape(options[2:]) + size["shape"][arch]
     options += ["--epochsave", "1", "--quiet", "--device", "cpu"]
     return options + (new_recipe(side) if recipe == "new" else [])

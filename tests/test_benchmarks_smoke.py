@@ -68,3 +68,17 @@ def test_learning_curve_is_kept_until_the_training_history_changes(tmp_path):
     later = cache.stat().st_mtime + 10  # a resumed training: the kept curve is out of date
     os.utime(model / "history.csv", (later, later))
     assert module.learning_curve(model, validation, "Disk") == []  # re-evaluated: no checkpoint left
+
+
+def test_time_to_quality_full_scale_trains_publication_two_msdnet():
+    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT.parent / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    size = module.SCALES_SETTINGS["full"]
+    config, _ = module.case_setup("au_mask", size)
+    msdnet = module.train_options(config, "msdnet", "new", 512, size)
+    shape = {msdnet[i]: msdnet[i + 1] for i in range(len(msdnet) - 1) if msdnet[i].startswith("--")}
+    assert (shape["--layers"], shape["--kernel"], shape["--filters"], shape["--max-dilation"]) == ("50", "9", "1", "10")
+    assert msdnet.count("--layers") == 1 and msdnet.count("--kernel") == 1
+    demo_unet = module.network_options(config.train, "unet")  # the U-nets keep the demo's shape
+    assert module.train_options(config, "unet", "new", 512, size)[: len(demo_unet)] == demo_unet

@@ -39,6 +39,7 @@ __all__ = [
     "DoseLimits",
     "FIGURES",
     "MSDNET_OPTIONS",
+    "PAPER_MSDNET_OPTIONS",
     "PaperRecipe",
     "Pipeline",
     "RESULTS",
@@ -80,11 +81,18 @@ _SHAPE_OPTIONS = {
 }
 
 MSDNET_OPTIONS = ("--layers", "20", "--filters", "1", "--kernel", "3", "--max-dilation", "10")
-"""MSD-net shape for a CPU: 20 layers of width 1 with 3×3 kernels, dilations 1-10 pixels.
+"""MSD-net shape of the quick scales (``smoke``, ``small``): 20 layers of width 1, 3×3 kernels, dilations 1-10 pixels.
 
-Publications II and III use 50 layers of 9×9 (5×5) kernels (~1e5-1e6 parameters); on one
-thread of this 2-core CPU one training step of that network on a batch of eight 176² 3-image
-series took 127 s, this one 2.2 s and the demo's U-net 0.46 s.
+2.0e3 parameters, so that a minutes-long run trains every architecture; the paper-sized runs
+use :data:`PAPER_MSDNET_OPTIONS`.
+"""
+
+PAPER_MSDNET_OPTIONS = ("--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10")
+"""Publication II's MSD-net (appendix, fig. A.9): 50 layers of width 1, 9×9 kernels, dilations 1-10 pixels.
+
+With the compiled CPU kernels one forward + backward pass of a 256² 3-image series takes about
+1.5 s on one thread of this 2-core CPU (``benchmarks/README.md``, MSD-net), against about
+0.4 s for the 1e6-parameter U-net (``benchmarks/train.py``).
 """
 
 

@@ -48,7 +48,9 @@ What it reproduces (thesis section 8, publication II, figs. 1-3 and A.15):
    microscope (``temnn.cli.demo.demo_config("mask")``, read at run time), trained on the paper's
    *high* frame-dose range 10²-10⁶ e⁻/Å² with an MTF model of the paper's table 3
    (``--train-mtf``, default 4: c0 0.25-0.6, c3 2-5, readout N0 0.005-0.015).
-2. An MSD-net (``_common.MSDNET_OPTIONS``) and a U-net (the demo's recipe) trained on it.
+2. An MSD-net and a U-net trained on it: at the quick scales a CPU-sized MSD-net
+   (``_common.MSDNET_OPTIONS``) and the demo's U-net, at ``paper`` publication II's MSD-net
+   (``_common.PAPER_MSDNET_OPTIONS``) and a 1e6-parameter U-net.
 3. The simulated increasing-dose series of the paper's appendix A.4: one particle that no network
    saw, 1000 frames with doses log-uniform in 10-10⁴ e⁻/Å², blur 0.1-0.2 Å, focal spread
    5-6 Å, defocus 48-50 Å, Cs 7-8 µm and MTF model 3 (c0 0.2-0.3, c3 1-5, N0 0.005-0.015).
@@ -73,6 +75,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    PAPER_MSDNET_OPTIONS,
     SCALES,
     PaperRecipe,
     Pipeline,
@@ -128,7 +131,7 @@ PAPER_SCALE: dict[str, Any] = {
     "train_image_size": [512, 512],
     "log_dose": {"high": [2.0, 6.0], "low": [1.0, 4.0]},  # table 2
     "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3", "--binning", "4"],
-              "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10", "--binning", "4"]},
+              "msdnet": [*PAPER_MSDNET_OPTIONS, "--binning", "4"]},
     "epochs": {"unet": 60, "msdnet": 60},  # each ≤ 2 h on one idle core (module docstring)
     # gradients clipped to norm 1: the same U-net diverged at the one-cycle peak on publication I's problem
     "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--clip-grad", "1.0", "--schedule", "onecycle",

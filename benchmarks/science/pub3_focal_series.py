@@ -26,7 +26,8 @@ What it reproduces (thesis section 8, publication III, and section 4.3):
 2. A U-net, a U-net++ and an MSD-net trained on each series length: the demo's recipe
    (``temnn.cli.demo.demo_config("disk")``: sizes, parameters file, ``temnn train`` options and
    epochs, read at run time) for the U-net family, a CPU-sized MSD-net
-   (``_common.MSDNET_OPTIONS``).
+   (``_common.MSDNET_OPTIONS``); at ``paper`` 1e6-parameter U-nets and publication II's MSD-net
+   (``_common.PAPER_MSDNET_OPTIONS``).
 3. ``temnn evaluate`` on a test set of other flakes: median and 10th-percentile atomic F1
    (columns matched within 1 Å, ``--radius 1``, converted with each image's sampling) and the
    fraction of perfect (F1 = 1) series.
@@ -51,6 +52,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    PAPER_MSDNET_OPTIONS,
     SCALES,
     PaperRecipe,
     Pipeline,
@@ -93,7 +95,7 @@ PAPER_SCALE: dict[str, Any] = {
     "image_size": [256, 256], "train_image_size": [128, 128], "log_dose": [2.5, 5.0],
     "shape": {"unet": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
               "unetpp": ["--filters", "24", "--levels", "3", "--block-layers", "2", "--kernel", "3"],
-              "msdnet": ["--filters", "1", "--layers", "50", "--kernel", "9", "--max-dilation", "10"]},
+              "msdnet": list(PAPER_MSDNET_OPTIONS)},
     "recipe": ["--batch-size", "8", "--adamw", "1e-3", "--schedule", "onecycle", "--epochsave", "5", "--quiet"],
 }
 
