@@ -49,8 +49,10 @@ def test_time_to_quality_smoke_mode(tmp_path):
             minutes = [point["minutes"] for point in run["curve"]]
             assert len(minutes) == results["epochs"] and minutes == sorted(minutes) and minutes[0] > 0
             assert all(0.0 <= point["metric"] <= 1.0 for point in run["curve"])
-        assert "--schedule" in runs["unet", "new"]["options"] and "--crop" in runs["unet", "new"]["options"]
-        assert "--schedule" not in runs["unet", "old"]["options"]
+        assert "--schedule" in runs["unet", "new"]["options"] and "--schedule" not in runs["unet", "old"]["options"]
+    mos2, au = (results["cases"][case]["runs"] for case in ("mos2_disk", "au_mask"))
+    assert all(("--crop" in run["options"]) == (run["recipe"] == "new") for run in mos2)
+    assert all("--crop" not in run["options"] and "--binning" in run["options"] for run in au)
 
 
 def test_learning_curve_is_kept_until_the_training_history_changes(tmp_path):
@@ -76,9 +78,9 @@ def test_time_to_quality_full_scale_trains_publication_two_msdnet():
     spec.loader.exec_module(module)
     size = module.SCALES_SETTINGS["full"]
     config, _ = module.case_setup("au_mask", size)
-    msdnet = module.train_options(config, "msdnet", "new", 512, size)
+    msdnet = module.train_options("au_mask", config, "msdnet", "new", 512, size)
     shape = {msdnet[i]: msdnet[i + 1] for i in range(len(msdnet) - 1) if msdnet[i].startswith("--")}
     assert (shape["--layers"], shape["--kernel"], shape["--filters"], shape["--max-dilation"]) == ("50", "9", "1", "10")
     assert msdnet.count("--layers") == 1 and msdnet.count("--kernel") == 1
     demo_unet = module.network_options(config.train, "unet")  # the U-nets keep the demo's shape
-    assert module.train_options(config, "unet", "new", 512, size)[: len(demo_unet)] == demo_unet
+    assert module.train_options("au_mask", config, "unet", "new", 512, size)[: len(demo_unet)] == demo_unet
