@@ -37,7 +37,8 @@ the summed ``fit`` minutes, and ``against_atomai`` (how much sooner each temnn r
 quality AtomAI reaches). AtomAI needs its own environment (it pins another torch); run this
 script with that environment's Python and temnn installed in it. Writes
 ``benchmarks/results/time_to_quality[_SCALE].json`` and a learning-curve PNG next to it
-(metric against training minutes), or ``--output``.
+(metric against training minutes), or ``--output``. The AtomAI run is kept in the work folder
+and reused by a re-run, as the temnn models and their learning curves are.
 """
 
 from __future__ import annotations
@@ -233,6 +234,24 @@ def atomai_run(train_set: Path, validation: Path, label: str, passes: int) -> di
             "training_cycles": cycles * passes, "parameters": sum(p.numel() for p in model.net.parameters())}
 
 
+def cached_atomai_run(root: Path, train_set: Path, validation: Path, label: str, passes: int) -> dict[str, Any]:
+    """:func:`atomai_run`, kept in ``root/atomai-FINGERPRINT.json`` so that a re-run of the script reuses it.
+
+    The fingerprint covers the sets, the label, the passes and AtomAI's version; the file is
+    written under a temporary name and renamed, so an interrupted run leaves none.
+    """
+    import atomai
+
+    from temnn.io.files import read_json, write_json
+
+    cache = root / f"atomai-{fingerprint([str(train_set), str(validation), label, passes, atomai.__version__])}.json"
+    if cache.exists():
+        return read_json(cache)
+    result = atomai_run(train_set, validation, label, passes)
+    write_json(cache, result)
+    return result
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     """Learning curves of every run, one panel per case."""
     import matplotlib
@@ -321,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # as many training images as temnn's runs see: one temnn epoch is one image epoch
             # (N / image_epochs series), one AtomAI pass is all N
             passes = max(1, -(-size["epochs"] // parameters["image_epochs"]))
-            entry["atomai"] = atomai_run(train_set, val_set, parameters["label"], passes)
+            entry["atomai"] = cached_atomai_run(case_root, train_set, val_set, parameters["label"], passes)
         entry["against_atomai"] = against_atomai(entry)
         results["cases"][case] = entry
     results["machine"] = {"platform": platform.platform(), "cores": os.cpu_count(),

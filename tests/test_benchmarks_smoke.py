@@ -6,9 +6,19 @@ import importlib.util
 import json
 import math
 import os
+import sys
+import types
 from pathlib import Path
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "gpu.py"
+
+
+def _time_to_quality():
+    """``benchmarks/time_to_quality.py`` as a module."""
+    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT.parent / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_gpu_benchmark_smoke_mode(tmp_path):
@@ -34,9 +44,7 @@ def test_gpu_benchmark_smoke_mode(tmp_path):
 
 
 def test_time_to_quality_smoke_mode(tmp_path):
-    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT.parent / "time_to_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _time_to_quality()
     output = tmp_path / "ttq.json"
     module.main(["--smoke", "--workers", "1", "--out", str(tmp_path / "work"), "--output", str(output)])
     results = json.loads(output.read_text())
@@ -56,9 +64,7 @@ def test_time_to_quality_smoke_mode(tmp_path):
 
 
 def test_learning_curve_is_kept_until_the_training_history_changes(tmp_path):
-    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT.parent / "time_to_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _time_to_quality()
     results = module.main(["--smoke", "--case", "mos2_disk", "--arch", "unet", "--recipe", "old", "--workers", "1",
                            "--out", str(tmp_path / "work"), "--output", str(tmp_path / "ttq.json")])
     (model,) = (tmp_path / "work" / "smoke" / "mos2_disk" / "models").iterdir()
@@ -73,9 +79,7 @@ def test_learning_curve_is_kept_until_the_training_history_changes(tmp_path):
 
 
 def test_time_to_quality_full_scale_trains_publication_two_msdnet():
-    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT.parent / "time_to_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _time_to_quality()
     size = module.SCALES_SETTINGS["full"]
     config, _ = module.case_setup("au_mask", size)
     msdnet = module.train_options("au_mask", config, "msdnet", "new", 512, size)
@@ -84,3 +88,20 @@ def test_time_to_quality_full_scale_trains_publication_two_msdnet():
     assert msdnet.count("--layers") == 1 and msdnet.count("--kernel") == 1
     demo_unet = module.network_options(config.train, "unet")  # the U-nets keep the demo's shape
     assert module.train_options("au_mask", config, "unet", "new", 512, size)[: len(demo_unet)] == demo_unet
+
+
+def test_atomai_run_is_kept_and_reused(tmp_path, monkeypatch):
+    module = _time_to_quality()
+    monkeypatch.setitem(sys.modules, "atomai", types.SimpleNamespace(__version__="0.0-test"))
+    calls = []
+
+    def run(train_set, validation, label, passes):
+        calls.append(passes)
+        return {"curve": [{"epoch": 1, "minutes": 0.5, "metric": 0.25}], "best": 0.25, "passes": passes}
+
+    monkeypatch.setattr(module, "atomai_run", run)
+    first = module.cached_atomai_run(tmp_path, tmp_path / "train", tmp_path / "val", "Mask", 3)
+    assert module.cached_atomai_run(tmp_path, tmp_path / "train", tmp_path / "val", "Mask", 3) == first
+    assert calls == [3]  # the second call read the kept run
+    module.cached_atomai_run(tmp_path, tmp_path / "train", tmp_path / "val", "Mask", 4)
+    assert calls == [3, 4] and len(list(tmp_path.glob("atomai-*.json"))) == 2
