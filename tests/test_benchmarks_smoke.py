@@ -61,6 +61,7 @@ def test_time_to_quality_smoke_mode(tmp_path):
     mos2, au = (results["cases"][case]["runs"] for case in ("mos2_disk", "au_mask"))
     assert all(("--crop" in run["options"]) == (run["recipe"] == "new") for run in mos2)
     assert all("--crop" not in run["options"] and "--binning" in run["options"] for run in au)
+    assert all(("--clip-grad" in run["options"]) == (run["recipe"] == "new") for run in au)
 
 
 def test_learning_curve_is_kept_until_the_training_history_changes(tmp_path):
