@@ -54,16 +54,17 @@ def test_pub3_finetune_continues_an_on_the_fly_model(tmp_path, monkeypatch):
     params = write_params(tmp_path / "p.json", log_dose=[4, 5])
     for folder in (val, test):
         assert temnn(["images", str(folder), str(params), "--test", "--no-progress"]) == 0
-    base = tmp_path / "work" / "paper" / "models" / "unet-series2"
+    base = tmp_path / "work" / "paper" / "models" / "unetpp-series2"
     assert temnn(["train", "2", str(data), str(val / "images" / "p"), str(base), "--on-the-fly", str(params),
-                  "--arch", "unet", "--levels", "1", "--filters", "4", "--kernel", "3", "--block-layers", "2",
+                  "--arch", "unetpp", "--levels", "1", "--filters", "4", "--kernel", "3", "--block-layers", "2",
                   "--batch-size", "2", "--epochsave", "1", "--device", "cpu", "--quiet"]) == 0
     assert module.main(["--base", str(base), "--test", str(test / "images" / "p"), "--epochs", "2",
                         "--threads", "1", "--scale", "smoke"]) == 0
     results = json.loads((tmp_path / "results" / "science_pub3_finetune_smoke.json").read_text())
     base_row, tuned_row = results["atomic_f1"]
     assert (base_row["epochs"], tuned_row["epochs"]) == (2, 4) and tuned_row["test_series"] == 2
-    tuned = tmp_path / "work" / "paper" / "finetune" / "unet-series2-ft2-lr0.0003"
+    assert base_row["model"] == "U-net++, 2 epochs"  # named from the base model's card
+    tuned = tmp_path / "work" / "paper" / "finetune" / "unetpp-series2-ft2-lr0.0003"
     card = json.loads((tuned / "best.json").read_text())
     assert card["training"]["init"]["model"] == str(base / "best")
     # the fine-tuning draws other images than the base run: its parameters file's seed + 10

@@ -1,4 +1,4 @@
-"""Publication III: train the paper-scale 3-image U-net further by fine-tuning it (``temnn train --init``).
+"""Publication III: train a paper-scale 3-image network further by fine-tuning it (``temnn train --init``).
 
 Run from the repository root after ``pub3_focal_series.py --scale paper`` has trained the model::
 
@@ -40,7 +40,7 @@ from _common import (
     setup_threads,
     write_results,
 )
-from pub3_focal_series import RADIUS, by_dose
+from pub3_focal_series import ARCH_NAMES, RADIUS, by_dose
 
 from temnn.errors import TemnnError
 from temnn.io.files import read_json, write_json
@@ -98,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluations = {"base": pipeline.evaluate(base, args.test, base.parent.parent / "evaluations" / base.name, *RADIUS),
                    "fine-tuned": pipeline.evaluate(model, args.test, out / f"{model.name}-evaluation", *RADIUS)}
     (base_epochs, base_minutes), tune_minutes = lineage(base), training_minutes(model)
-    labels = {"base": f"U-net, {base_epochs} epochs",
+    network = ARCH_NAMES[card["architecture"]["name"]]
+    labels = {"base": f"{network}, {base_epochs} epochs",
               "fine-tuned": f"+ {args.epochs} epochs from its weights (AdamW {args.lr:g})"}
     rows: list[dict[str, Any]] = []
     dose_rows = []
@@ -123,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot_learning_curves(curves, (("metric", "median atomic F1", 1.0), ("p10", "10th-percentile atomic F1", 0.9),
                                   ("perfect_fraction", "fraction of perfect series", 0.8)),
                          figure_path(NAME, "learning_curves", args.scale),
-                         "Publication III conditions: the 3-image U-net, then fine-tuned")
+                         f"Publication III conditions: the 3-image {network}, then fine-tuned")
     results = {"base": str(base), "test_set": str(args.test), "validation_set": str(validation),
                "fine_tuning": {"epochs": args.epochs, "adamw_peak_lr": args.lr, "schedule": "onecycle",
                                "batch_size": options["batch_size"], "image_seed": parameters["seed"],
