@@ -31,8 +31,9 @@ Every run is ``temnn train`` in-process with ``--epochsave 1``; the minutes are 
 epoch times of ``history.csv`` (training plus the validation loss, not the atomic-F1
 evaluation of each checkpoint, which runs afterwards). When ``atomai`` is importable its
 ``Segmentor`` (U-net) is trained on the same images, as many as temnn's runs see (one temnn
-epoch is one image epoch, 1/``image_epochs`` of the set; one AtomAI pass is the whole set), on
-the middle image of every series, one ``fit`` call per pass, and scored after each pass with
+epoch is one image epoch, 1/``image_epochs`` of the set; one AtomAI pass is the whole set; or
+at most ``--atomai-passes``: it trains on full-resolution images, so on the Au case's 512²
+frames a pass costs minutes), on the middle image of every series, one ``fit`` call per pass, and scored after each pass with
 temnn's per-image metrics (the median over the validation images): its learning curve against
 the summed ``fit`` minutes, and ``against_atomai`` (how much sooner each temnn run reaches the
 quality AtomAI reaches). AtomAI needs its own environment (it pins another torch); run this
@@ -301,6 +302,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--arch", choices=ARCHS, action="append", help="only this architecture (repeatable)")
     parser.add_argument("--recipe", choices=RECIPES, action="append", help="only this recipe (repeatable)")
     parser.add_argument("--output", type=Path, help="results JSON (the PNG goes next to it)")
+    parser.add_argument("--atomai-passes", type=int,
+                        help="at most this many AtomAI passes (default: as many images as temnn's runs see)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.scale = "smoke"
@@ -347,6 +350,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # as many training images as temnn's runs see: one temnn epoch is one image epoch
             # (N / image_epochs series), one AtomAI pass is all N
             passes = max(1, -(-size["epochs"] // parameters["image_epochs"]))
+            passes = min(passes, args.atomai_passes or passes)
             entry["atomai"] = cached_atomai_run(case_root, train_set, val_set, parameters["label"], passes)
         entry["against_atomai"] = against_atomai(entry)
         results["cases"][case] = entry
