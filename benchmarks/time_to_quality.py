@@ -33,8 +33,8 @@ evaluation of each checkpoint, which runs afterwards). When ``atomai`` is import
 ``Segmentor`` (U-net) is trained on the same images, as many as temnn's runs see (one temnn
 epoch is one image epoch, 1/``image_epochs`` of the set; one AtomAI pass is the whole set; or
 at most ``--atomai-passes``: it trains on full-resolution images, so on the Au case's 512²
-frames a pass costs minutes), on the middle image of every series, one ``fit`` call per pass, and scored after each pass with
-temnn's per-image metrics (the median over the validation images): its learning curve against
+frames a pass costs minutes), on the middle image of every series, one ``fit`` call per pass,
+and scored after each pass with temnn's per-image metrics (the median over the validation images): its learning curve against
 the summed ``fit`` minutes, and ``against_atomai`` (how much sooner each temnn run reaches the
 quality AtomAI reaches). AtomAI needs its own environment (it pins another torch); run this
 script with that environment's Python and temnn installed in it. Writes
