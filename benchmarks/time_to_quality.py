@@ -34,8 +34,8 @@ evaluation of each checkpoint, which runs afterwards). When ``atomai`` is import
 epoch is one image epoch, 1/``image_epochs`` of the set; one AtomAI pass is the whole set; or
 at most ``--atomai-passes``: it trains on full-resolution images, so on the Au case's 512²
 frames a pass costs minutes), on the middle image of every series, one ``fit`` call per pass,
-and scored after each pass with temnn's per-image metrics (the median over the validation images): its learning curve against
-the summed ``fit`` minutes, and ``against_atomai`` (how much sooner each temnn run reaches the
+and scored after each pass with temnn's per-image metrics (the median over the validation
+images): its learning curve against the summed ``fit`` minutes, and ``against_atomai`` (how much sooner each temnn run reaches the
 quality AtomAI reaches). AtomAI needs its own environment (it pins another torch); run this
 script with that environment's Python and temnn installed in it. Writes
 ``benchmarks/results/time_to_quality[_SCALE].json`` and a learning-curve PNG next to it
